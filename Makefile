@@ -1,0 +1,87 @@
+# skiff: one Makefile, one binary. See README.md.
+#   make          release build of ./skiff
+#   make test     deps + ASan/UBSan build + every unit and integration test
+#   make run      deps + build + the local 3-node example
+#   make bench    benchmarks (bench/), not tests
+CC      ?= cc
+PKGS    := raft libuv lmdb msgpack yaml-0.1 libh2o jansson libcurl openssl libarchive
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla -Wno-format-truncation
+BASE_CFLAGS := -std=gnu11 $(WARN) -I. -DH2O_USE_LIBUV -D_GNU_SOURCE $(PKG_CFLAGS) -MMD -MP
+REL_CFLAGS  := $(BASE_CFLAGS) -O2 -g
+TEST_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined -DSKIFF_FAULTS
+TEST_LDFLAGS := -fsanitize=address,undefined
+
+MODULES := lib store consensus api cli
+LIB_SRC := $(filter-out cli/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+REL_OBJ := $(LIB_SRC:%.c=build/rel/%.o)
+TST_OBJ := $(LIB_SRC:%.c=build/test/%.o)
+
+UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
+UNIT_BIN := $(UNIT_SRC:%.c=build/test/%)
+UNIT_HELPERS := $(wildcard tests/unit/helpers/*.c)
+
+.PHONY: all deps test unit integration run bench clean format check-format
+all: skiff
+
+deps:
+	@scripts/deps.sh
+
+skiff: build/rel/libskiff.a build/rel/cli/main.o
+	$(CC) -o $@ build/rel/cli/main.o build/rel/libskiff.a $(PKG_LIBS) -lm
+
+build/rel/libskiff.a: $(REL_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+build/test/libskiff.a: $(TST_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+build/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -c -o $@ $<
+
+build/test/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -c -o $@ $<
+
+build/test/skiff: build/test/libskiff.a build/test/cli/main.o
+	$(CC) $(TEST_LDFLAGS) -o $@ build/test/cli/main.o build/test/libskiff.a $(PKG_LIBS) -lm
+
+build/test/tests/unit/%: tests/unit/%.c build/test/libskiff.a $(UNIT_HELPERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(TEST_LDFLAGS) -o $@ $< $(UNIT_HELPERS) build/test/libskiff.a \
+		$(PKG_LIBS) -lcmocka -lm
+
+test: deps
+	$(MAKE) build-test
+	tests/run.sh
+
+build-test: build/test/skiff $(UNIT_BIN)
+
+unit: deps build-test
+	tests/run.sh unit
+
+integration: deps build-test
+	tests/run.sh integration
+
+run: deps skiff
+	scripts/example.sh
+
+bench: deps skiff
+	bench/run.sh
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+check-format:
+	clang-format --dry-run -Werror $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build skiff
+
+-include $(REL_OBJ:.o=.d) $(TST_OBJ:.o=.d) build/rel/cli/main.d build/test/cli/main.d

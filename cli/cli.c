@@ -1,0 +1,35 @@
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: skiff <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  init      create a cluster and run its first node\n"
+               "  join      join a running cluster with a token and run the node\n"
+               "  run       restart an existing node from its data dir\n"
+               "  token     create, list or revoke join tokens\n"
+               "  get       list objects (nodes, configmaps)\n"
+               "  cluster   cluster status\n"
+               "  version   print the version\n"
+               "\n"
+               "Run 'skiff <command> --help' for a command's options.\n");
+}
+
+int cli_main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "version") == 0) {
+        printf("skiff 0.1.0\n");
+        return 0;
+    }
+    fprintf(stderr, "skiff: unknown command %s\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

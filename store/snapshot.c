@@ -1,0 +1,217 @@
+/* snapshot.c: the whole store as one msgpack buffer, for Raft snapshots.
+ *
+ * Format, version 1: ["skiff-store-snapshot", 1, revision, applied_index,
+ *                     [[key:str, value:bin, create_rev, mod_rev, version], ...]]
+ * Keys are in byte order, so restore can append and check uniqueness by
+ * comparing neighbours. History is not included: it is local, and restore
+ * marks everything up to the snapshot revision as compacted. */
+#include "store/store.h"
+
+#include "store/internal.h"
+
+#include <string.h>
+
+#define SNAP_MAGIC   "skiff-store-snapshot"
+#define SNAP_VERSION 1
+
+static int pack_entries(struct store *s, MDB_txn *txn, msgpack_packer *pk, struct err *e)
+{
+    MDB_cursor *cur;
+    MDB_val k;
+    MDB_val v;
+    MDB_stat st;
+    int rc = mdb_stat(txn, s->data, &st);
+    int rv = 0;
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, s->data, &cur);
+    if (rc != 0)
+        return store__mdb_err(s, e, rc, "snapshot");
+    if (msgpack_pack_array(pk, st.ms_entries) != 0)
+        rv = err_setf(e, ERR_NOMEM, "snapshot: out of memory");
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && rv == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct store__rec r;
+        int prc;
+        if ((rv = store__rec_decode(&k, &v, &r, e)) != 0)
+            break;
+        prc = msgpack_pack_array(pk, 5);
+        prc |= msgpack_pack_str_with_body(pk, k.mv_data, k.mv_size);
+        prc |= msgpack_pack_bin_with_body(pk, r.value, r.value_len);
+        prc |= msgpack_pack_uint64(pk, r.create_rev);
+        prc |= msgpack_pack_uint64(pk, r.mod_rev);
+        prc |= msgpack_pack_uint64(pk, r.version);
+        if (prc != 0)
+            rv = err_setf(e, ERR_NOMEM, "snapshot: out of memory");
+    }
+    mdb_cursor_close(cur);
+    if (rv == 0 && rc != MDB_NOTFOUND)
+        rv = store__mdb_err(s, e, rc, "snapshot");
+    return rv;
+}
+
+int store_snapshot(struct store *s, void **data, size_t *len, struct err *e)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    MDB_txn *txn;
+    uint64_t rev;
+    uint64_t applied;
+    int prc;
+    int rv = store__txn_begin(s, false, &txn, e);
+    if (rv != 0)
+        return rv;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if ((rv = store__meta_get(s, txn, "revision", &rev, e)) != 0 ||
+        (rv = store__meta_get(s, txn, "applied_index", &applied, e)) != 0)
+        goto out_abort;
+    prc = msgpack_pack_array(&pk, 5);
+    prc |= msgpack_pack_str_with_body(&pk, SNAP_MAGIC, strlen(SNAP_MAGIC));
+    prc |= msgpack_pack_uint64(&pk, SNAP_VERSION);
+    prc |= msgpack_pack_uint64(&pk, rev);
+    prc |= msgpack_pack_uint64(&pk, applied);
+    if (prc != 0) {
+        rv = err_setf(e, ERR_NOMEM, "snapshot: out of memory");
+        goto out_abort;
+    }
+    rv = pack_entries(s, txn, &pk, e);
+out_abort:
+    mdb_txn_abort(txn);
+    if (rv != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        return rv;
+    }
+    *len = sb.size;
+    *data = msgpack_sbuffer_release(&sb);
+    return 0;
+}
+
+/* The parsed header of a snapshot; entries still point into the unpacked
+ * msgpack objects. */
+struct snap {
+    uint64_t rev;
+    uint64_t applied;
+    const msgpack_object *entries;
+    uint32_t n;
+};
+
+static int check_entry(const struct snap *sn, uint32_t i, const msgpack_object *prev_key,
+                       struct err *e)
+{
+    const msgpack_object *x = sn->entries[i].via.array.ptr;
+    uint64_t c;
+    uint64_t m;
+    uint64_t v;
+    size_t n;
+    if (!store__mp_array(&sn->entries[i], 5) || x[0].type != MSGPACK_OBJECT_STR ||
+        x[1].type != MSGPACK_OBJECT_BIN || !store__mp_uint(&x[2], &c) ||
+        !store__mp_uint(&x[3], &m) || !store__mp_uint(&x[4], &v))
+        return err_setf(e, ERR_INVALID, "restore: entries[%u]: bad shape", i);
+    n = x[0].via.str.size;
+    if (n == 0 || n > STORE_KEY_MAX || memchr(x[0].via.str.ptr, '\0', n) != NULL)
+        return err_setf(e, ERR_INVALID, "restore: entries[%u].key: invalid", i);
+    if (c == 0 || c > m || m > sn->rev || v == 0)
+        return err_setf(e, ERR_INVALID, "restore: entries[%u]: bad revisions", i);
+    if (prev_key != NULL) {
+        size_t pn = prev_key->via.str.size;
+        int cmp = memcmp(prev_key->via.str.ptr, x[0].via.str.ptr, pn < n ? pn : n);
+        if (cmp > 0 || (cmp == 0 && pn >= n))
+            return err_setf(e, ERR_INVALID, "restore: entries[%u].key: out of order", i);
+    }
+    return 0;
+}
+
+static int parse(const msgpack_object *root, struct snap *sn, struct err *e)
+{
+    const msgpack_object *x;
+    uint64_t ver;
+    if (!store__mp_array(root, 5))
+        return err_setf(e, ERR_INVALID, "restore: not a snapshot");
+    x = root->via.array.ptr;
+    if (x[0].type != MSGPACK_OBJECT_STR || x[0].via.str.size != strlen(SNAP_MAGIC) ||
+        memcmp(x[0].via.str.ptr, SNAP_MAGIC, strlen(SNAP_MAGIC)) != 0)
+        return err_setf(e, ERR_INVALID, "restore: not a snapshot");
+    if (!store__mp_uint(&x[1], &ver) || ver != SNAP_VERSION)
+        return err_setf(e, ERR_INVALID, "restore: version: unsupported");
+    if (!store__mp_uint(&x[2], &sn->rev) || !store__mp_uint(&x[3], &sn->applied) ||
+        x[4].type != MSGPACK_OBJECT_ARRAY)
+        return err_setf(e, ERR_INVALID, "restore: header: bad shape");
+    sn->entries = x[4].via.array.ptr;
+    sn->n = x[4].via.array.size;
+    for (uint32_t i = 0; i < sn->n; i++) {
+        const msgpack_object *prev = i > 0 ? &sn->entries[i - 1].via.array.ptr[0] : NULL;
+        int rv = check_entry(sn, i, prev, e);
+        if (rv != 0)
+            return rv;
+    }
+    return 0;
+}
+
+static int put_entry(struct store *s, MDB_txn *txn, const msgpack_object *x, struct err *e)
+{
+    MDB_val k = {x[0].via.str.size, (void *)x[0].via.str.ptr};
+    MDB_val v = {STORE__REC_HDR + x[1].via.bin.size, NULL};
+    unsigned char *p;
+    int rc = mdb_put(txn, s->data, &k, &v, MDB_RESERVE | MDB_APPEND);
+    if (rc != 0)
+        return store__mdb_err(s, e, rc, "restore: put");
+    p = v.mv_data;
+    store__put_be64(p, x[2].via.u64);
+    store__put_be64(p + 8, x[3].via.u64);
+    store__put_be64(p + 16, x[4].via.u64);
+    if (x[1].via.bin.size > 0)
+        memcpy(p + STORE__REC_HDR, x[1].via.bin.ptr, x[1].via.bin.size);
+    return 0;
+}
+
+static int write_all(struct store *s, MDB_txn *txn, const struct snap *sn, struct err *e)
+{
+    int rc;
+    int rv = 0;
+    if ((rc = mdb_drop(txn, s->data, 0)) != 0 || (rc = mdb_drop(txn, s->hist, 0)) != 0)
+        return store__mdb_err(s, e, rc, "restore: clear");
+    for (uint32_t i = 0; i < sn->n && rv == 0; i++)
+        rv = put_entry(s, txn, sn->entries[i].via.array.ptr, e);
+    if (rv == 0)
+        rv = store__meta_put(s, txn, "revision", sn->rev, e);
+    if (rv == 0)
+        rv = store__meta_put(s, txn, "applied_index", sn->applied, e);
+    if (rv == 0)
+        rv = store__meta_put(s, txn, "compact_revision", sn->rev, e);
+    return rv;
+}
+
+int store_restore(struct store *s, const void *data, size_t len, struct err *e)
+{
+    msgpack_unpacked u;
+    struct snap sn;
+    MDB_txn *txn;
+    int rc;
+    int rv;
+
+    if (s->cb_depth > 0)
+        return err_setf(e, ERR_INVALID, "restore: called from a watch callback");
+    rv = store__mp_unpack(data, len, &u, "restore", e);
+    if (rv == 0)
+        rv = parse(&u.data, &sn, e);
+    if (rv == 0)
+        rv = store__txn_begin(s, true, &txn, e);
+    if (rv != 0)
+        goto out_unpacked;
+    rv = write_all(s, txn, &sn, e);
+    if (rv != 0) {
+        mdb_txn_abort(txn);
+        goto out_unpacked;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        rv = store__mdb_err(s, e, rc, "restore: commit");
+        goto out_unpacked;
+    }
+    s->rev = sn.rev;
+    s->applied = sn.applied;
+    s->compact_rev = sn.rev;
+out_unpacked:
+    msgpack_unpacked_destroy(&u);
+    return rv;
+}

@@ -1,0 +1,190 @@
+/* Snapshot and restore. */
+#include "tests/unit/store/fixture.h"
+
+#define PODS "/registry/pods/default/"
+
+/* A second store in its own temp dir. */
+struct other {
+    char dir[64];
+    struct store *s;
+};
+
+static void other_open(struct other *o)
+{
+    struct store_opts opts = {.no_sync = true};
+    struct err e;
+    fx_mkdtemp(o->dir, sizeof o->dir);
+    assert_int_equal(store_open(o->dir, &opts, &o->s, &e), 0);
+}
+
+static void other_close(struct other *o)
+{
+    store_close(o->s);
+    fx_rmtree(o->dir);
+}
+
+/* Revisions 1..5, with an update, a delete and a failed compare. */
+static void populate(struct fx *f)
+{
+    struct store_cmp c = {STORE_CMP_ABSENT, PODS "a", 0};
+    struct store_op op = {STORE_OP_PUT, PODS "a", "never", 5};
+    struct store_txn t = {&c, 1, &op, 1};
+    fx_put(f, PODS "a", "1");
+    fx_put(f, PODS "b", "2");
+    fx_put(f, PODS "a", "3");
+    fx_put(f, PODS "gone", "x");
+    fx_del(f, PODS "gone");
+    assert_int_equal(fx_apply(f, &t, NULL), 0);
+}
+
+static void assert_same_content(struct store *a, struct store *b)
+{
+    struct store_list la;
+    struct store_list lb;
+    struct err e;
+    assert_int_equal(store_revision(a), store_revision(b));
+    assert_int_equal(store_applied_index(a), store_applied_index(b));
+    assert_int_equal(store_range(a, "", NULL, 0, &la, &e), 0);
+    assert_int_equal(store_range(b, "", NULL, 0, &lb, &e), 0);
+    assert_int_equal(la.n, lb.n);
+    for (size_t i = 0; i < la.n; i++) {
+        assert_string_equal(la.kvs[i].key, lb.kvs[i].key);
+        assert_int_equal(la.kvs[i].value_len, lb.kvs[i].value_len);
+        assert_memory_equal(la.kvs[i].value, lb.kvs[i].value, la.kvs[i].value_len);
+        assert_int_equal(la.kvs[i].create_rev, lb.kvs[i].create_rev);
+        assert_int_equal(la.kvs[i].mod_rev, lb.kvs[i].mod_rev);
+        assert_int_equal(la.kvs[i].version, lb.kvs[i].version);
+    }
+    store_list_close(&la);
+    store_list_close(&lb);
+}
+
+static void test_snapshot_restore_into_fresh_store_equals_original(void **state)
+{
+    struct fx *f = *state;
+    struct other o;
+    void *snap;
+    size_t len;
+    populate(f);
+    assert_int_equal(store_snapshot(f->s, &snap, &len, &f->e), 0);
+    other_open(&o);
+    assert_int_equal(store_restore(o.s, snap, len, &f->e), 0);
+    assert_same_content(f->s, o.s);
+    assert_int_equal(store_revision(o.s), 5);
+    assert_int_equal(store_applied_index(o.s), 6);
+    assert_int_equal(store_compact_revision(o.s), 5);
+    other_close(&o);
+    free(snap);
+}
+
+static void test_snapshot_of_empty_store_restores(void **state)
+{
+    struct fx *f = *state;
+    struct other o;
+    void *snap;
+    size_t len;
+    assert_int_equal(store_snapshot(f->s, &snap, &len, &f->e), 0);
+    other_open(&o);
+    fx_put(f, PODS "x", "y"); /* f now differs; restore the empty one into o */
+    assert_int_equal(store_restore(o.s, snap, len, &f->e), 0);
+    assert_int_equal(store_revision(o.s), 0);
+    other_close(&o);
+    free(snap);
+}
+
+static void test_restore_replaces_content_and_survives_reopen(void **state)
+{
+    struct fx *f = *state;
+    struct store_opts opts = {.no_sync = true};
+    struct other o;
+    void *snap;
+    size_t len;
+    populate(f);
+    assert_int_equal(store_snapshot(f->s, &snap, &len, &f->e), 0);
+    other_open(&o);
+    {
+        struct store_op op = {STORE_OP_PUT, "/registry/stale/x", "old", 3};
+        struct store_txn t = {NULL, 0, &op, 1};
+        struct store_txn_result r;
+        for (uint64_t i = 1; i <= 9; i++)
+            assert_int_equal(store_txn_apply(o.s, i, &t, &r, &f->e), 0);
+    }
+    assert_int_equal(store_restore(o.s, snap, len, &f->e), 0);
+    store_close(o.s);
+    assert_int_equal(store_open(o.dir, &opts, &o.s, &f->e), 0);
+    assert_same_content(f->s, o.s);
+    assert_int_equal(store_compact_revision(o.s), 5);
+    other_close(&o);
+    free(snap);
+}
+
+static void never_called(struct store_watch *w, const struct store_event *ev)
+{
+    (void)w;
+    (void)ev;
+    fail_msg("no event expected");
+}
+
+static void test_restore_clears_history_and_compacts_older_watches(void **state)
+{
+    struct fx *f = *state;
+    struct store_watch w;
+    void *snap;
+    size_t len;
+    populate(f);
+    assert_int_equal(store_snapshot(f->s, &snap, &len, &f->e), 0);
+    assert_int_equal(store_restore(f->s, snap, len, &f->e), 0);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_watch_start(f->s, &w, "", 4, never_called, &f->e), ERR_COMPACTED);
+    /* from the snapshot revision: nothing to replay, start succeeds */
+    assert_int_equal(store_watch_start(f->s, &w, "", 5, never_called, &f->e), 0);
+    store_watch_stop(&w);
+    free(snap);
+}
+
+static void test_restore_of_garbage_changes_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct other o;
+    unsigned char junk[] = {0x95, 0xa3, 'b', 'a', 'd', 0x01, 0x02};
+    unsigned char *snap;
+    size_t len;
+    other_open(&o);
+    populate(f);
+    assert_int_equal(store_snapshot(f->s, (void **)&snap, &len, &f->e), 0);
+    assert_int_equal(store_restore(o.s, junk, sizeof junk, &f->e), ERR_INVALID);
+    assert_int_equal(store_restore(o.s, NULL, 0, &f->e), ERR_INVALID);
+    /* every truncation of a real snapshot is refused */
+    for (size_t n = 0; n < len; n++)
+        assert_int_equal(store_restore(f->s, snap, n, &f->e), ERR_INVALID);
+    /* out-of-order keys: rename the first key ("a") to sort after "b" */
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (memcmp(snap + i, PODS "a", sizeof PODS) == 0) {
+            snap[i + sizeof PODS - 1] = 'z';
+            break;
+        }
+    }
+    assert_int_equal(store_restore(f->s, snap, len, &f->e), ERR_INVALID);
+    assert_non_null(strstr(f->e.msg, "out of order"));
+    assert_int_equal(store_revision(f->s), 5);
+    assert_int_equal(store_applied_index(f->s), 6);
+    fx_assert_kv(f, PODS "a", "3", 1, 3, 2);
+    fx_assert_kv(f, PODS "b", "2", 2, 2, 1);
+    assert_int_equal(store_revision(o.s), 0);
+    other_close(&o);
+    free(snap);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_snapshot_restore_into_fresh_store_equals_original),
+        T(test_snapshot_of_empty_store_restores),
+        T(test_restore_replaces_content_and_survives_reopen),
+        T(test_restore_clears_history_and_compacts_older_watches),
+        T(test_restore_of_garbage_changes_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,655 @@
+/* The replica: raft + raft_uv + the FSM glue to the store, proposals,
+ * barriers, applied-index waiters and leadership callbacks. */
+#include "consensus/consensus.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "consensus/core.h"
+#include "consensus/internal.h"
+#include "lib/log.h"
+
+#define DEFAULT_TIMEOUT_MS 5000
+/* Raft entry = [u32 version][u32 length][store txn (msgpack)][zero padding to 8] */
+#define ENVELOPE_BYTES 8
+#define ENVELOPE_V1    1u
+
+static void on_idle(uv_idle_t *h);
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* ---- FSM ---- */
+
+/* canonical/raft calls apply with last_applied still at the previous entry:
+ * the index being applied is last_applied + 1 (barriers and configuration
+ * entries advance last_applied too, without reaching the FSM). */
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+    struct cons *c = fsm->data;
+    uint64_t index = raft_last_applied(&c->raft) + 1;
+    struct cons__result *slot = &c->results[index % CONS__RESULTS];
+    struct store_txn_owned t;
+    struct err e;
+    int rv;
+
+    const uint8_t *p = buf->base;
+    uint32_t version = 0, len = 0;
+
+    *result = NULL;
+    memset(slot, 0, sizeof *slot);
+    slot->index = index;
+    slot->r.failed_cmp = -1;
+    if (buf->len >= ENVELOPE_BYTES) {
+        memcpy(&version, p, 4);
+        memcpy(&len, p + 4, 4);
+        version = le32toh(version);
+        len = le32toh(len);
+    }
+    if (version != ENVELOPE_V1 || len > buf->len - ENVELOPE_BYTES)
+        rv = err_setf(&e, ERR_INVALID, "command envelope: unknown version or bad length");
+    else
+        rv = store_txn_decode(p + ENVELOPE_BYTES, len, &t, &e);
+    if (rv != 0) {
+        /* A command every replica rejects identically: deterministic, so the
+         * replicas stay equal. Only the proposer hears about it. */
+        slot->status = rv;
+        snprintf(slot->msg, sizeof slot->msg, "%s", e.msg);
+        LOG_WARN("cons", "apply_rejected", "index=%llu err=\"%s\"", (unsigned long long)index,
+                 e.msg);
+        return 0;
+    }
+    rv = store_txn_apply(c->store, index, &t.txn, &slot->r, &e);
+    store_txn_owned_close(&t);
+    if (rv == ERR_INVALID) {
+        slot->status = rv;
+        snprintf(slot->msg, sizeof slot->msg, "%s", e.msg);
+        return 0;
+    }
+    if (rv != 0) {
+        /* Disk full or I/O error: the replica cannot go on without diverging.
+         * Returning an error makes raft stop applying here; it retries later. */
+        LOG_ERROR("cons", "apply_failed", "index=%llu err=\"%s\"", (unsigned long long)index,
+                  e.msg);
+        return RAFT_IOERR;
+    }
+    cons__waiters_kick(c);
+    return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    struct cons *c = fsm->data;
+    struct err e;
+    void *data;
+    size_t len;
+    int rv = store_snapshot(c->store, &data, &len, &e);
+    if (rv != 0) {
+        LOG_ERROR("cons", "snapshot_failed", "err=\"%s\"", e.msg);
+        return RAFT_IOERR;
+    }
+    *bufs = raft_malloc(sizeof **bufs);
+    if (*bufs == NULL)
+        goto oom;
+    (*bufs)[0].base = raft_malloc(len ? len : 1);
+    if ((*bufs)[0].base == NULL) {
+        raft_free(*bufs);
+        goto oom;
+    }
+    memcpy((*bufs)[0].base, data, len);
+    (*bufs)[0].len = len;
+    *n_bufs = 1;
+    free(data);
+    LOG_INFO("cons", "snapshot_taken", "index=%llu bytes=%zu",
+             (unsigned long long)raft_last_applied(&c->raft), len);
+    return 0;
+oom:
+    free(data);
+    return RAFT_NOMEM;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+    struct cons *c = fsm->data;
+    struct err e;
+    int rv = store_restore(c->store, buf->base, buf->len, &e);
+    if (rv != 0) {
+        LOG_ERROR("cons", "restore_failed", "err=\"%s\"", e.msg);
+        return RAFT_IOERR;
+    }
+    LOG_INFO("cons", "snapshot_restored", "rev=%llu applied=%llu",
+             (unsigned long long)store_revision(c->store),
+             (unsigned long long)store_applied_index(c->store));
+    raft_free(buf->base); /* the FSM owns the buffer once restore succeeds */
+    cons__waiters_kick(c);
+    return 0;
+}
+
+/* ---- waiters: requests done at the leader, waiting for the local replica ---- */
+
+void cons__req_finish(struct cons_propose *req, int status)
+{
+    QUEUE_REMOVE((queue *)req->queue__);
+    free(req->buf__);
+    req->buf__ = NULL;
+    if (status != 0 && req->err.code == 0)
+        err_setf(&req->err, status, "%s", err_name(status));
+    if (status == 0)
+        err_clear(&req->err);
+    req->cb(req, status);
+}
+
+/* Called from inside the FSM apply: only schedule, never run user callbacks
+ * there, since they may propose again (re-entering raft mid-apply). */
+void cons__waiters_kick(struct cons *c)
+{
+    if (!QUEUE_IS_EMPTY(&c->waiting) && !c->closing)
+        uv_idle_start(&c->idle, on_idle);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    struct cons *c = h->data;
+    uint64_t applied = raft_last_applied(&c->raft);
+    queue *q, *next;
+
+    uv_idle_stop(h);
+    for (q = QUEUE_HEAD(&c->waiting); q != &c->waiting; q = next) {
+        struct cons_propose *req = QUEUE_DATA(q, struct cons_propose, queue__);
+        next = QUEUE__NEXT(q);
+        if (req->index > applied)
+            continue;
+        if (req->result.rev == 0)
+            req->result.rev = store_revision(c->store);
+        cons__req_finish(req, 0);
+    }
+}
+
+static void wait_applied(struct cons *c, struct cons_propose *req)
+{
+    QUEUE_REMOVE((queue *)req->queue__);
+    QUEUE_PUSH(&c->waiting, (queue *)req->queue__);
+    uv_idle_start(&c->idle, on_idle); /* complete later even if already applied */
+}
+
+/* ---- proposals ---- */
+
+static void on_apply(struct raft_apply *ar, int status, void *result)
+{
+    struct cons_propose *req = ar->data;
+    struct cons *c = req->c__;
+    struct cons__result *slot;
+    uint64_t index = ar->index;
+
+    free(ar);
+    if (status != 0) {
+        int code = status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST
+                       ? ERR_UNAVAILABLE
+                       : (status == RAFT_SHUTDOWN ? ERR_SHUTDOWN : ERR_IO);
+        /* LEADERSHIPLOST: the entry may or may not commit later; the caller
+         * must treat the outcome as unknown, as etcd's clients do. */
+        err_setf(&req->err, code, "propose: %s", raft_strerror(status));
+        cons__req_finish(req, code);
+        return;
+    }
+    slot = &c->results[index % CONS__RESULTS];
+    req->index = index;
+    if (slot->index == index) {
+        req->result = slot->r;
+        if (slot->status != 0) {
+            err_setf(&req->err, slot->status, "%s", slot->msg);
+            cons__req_finish(req, slot->status);
+            return;
+        }
+    }
+    cons__req_finish(req, 0);
+    (void)result;
+}
+
+/* Leader path: raft_apply the encoded txn held in req->buf__. */
+int cons__apply_local(struct cons *c, struct cons_propose *req, const void *data, size_t len)
+{
+    struct raft_apply *ar = malloc(sizeof *ar);
+    struct raft_buffer b;
+    int rv;
+    if (ar == NULL)
+        return ERR_NOMEM;
+    /* canonical/raft sends entries unpadded but decodes them as if padded to
+     * 8 bytes (uv_encoding.c), so every entry must be a multiple of 8 long.
+     * The envelope carries the real length; the padding is zeros. */
+    b.len = (ENVELOPE_BYTES + len + 7) & ~(size_t)7;
+    b.base = raft_calloc(1, b.len);
+    if (b.base == NULL) {
+        free(ar);
+        return ERR_NOMEM;
+    }
+    {
+        uint32_t v = htole32(ENVELOPE_V1), l = htole32((uint32_t)len);
+        memcpy(b.base, &v, 4);
+        memcpy((char *)b.base + 4, &l, 4);
+        memcpy((char *)b.base + ENVELOPE_BYTES, data, len);
+    }
+    ar->data = req;
+    rv = raft_apply(&c->raft, ar, &b, 1, on_apply);
+    if (rv != 0) {
+        raft_free(b.base);
+        free(ar);
+        return rv == RAFT_NOTLEADER ? ERR_NOTLEADER : ERR_IO;
+    }
+    return 0;
+}
+
+struct barrier_req {
+    struct raft_barrier b;
+    struct cons_propose *req;
+};
+
+static void on_barrier(struct raft_barrier *b, int status)
+{
+    struct barrier_req *br = b->data;
+    struct cons_propose *req = br->req;
+    uint64_t index = b->index;
+    free(br);
+    if (status != 0) {
+        int code = status == RAFT_SHUTDOWN ? ERR_SHUTDOWN : ERR_UNAVAILABLE;
+        err_setf(&req->err, code, "barrier: %s", raft_strerror(status));
+        cons__req_finish(req, code);
+        return;
+    }
+    req->index = index;
+    req->result.rev = store_revision(req->c__->store);
+    cons__req_finish(req, 0);
+}
+
+/* Leader path of a read barrier: once a no-op entry of the current term is
+ * applied here, every write acknowledged before the barrier started is too. */
+int cons__barrier_local(struct cons *c, struct cons_propose *req)
+{
+    struct barrier_req *br = malloc(sizeof *br);
+    int rv;
+    if (br == NULL)
+        return ERR_NOMEM;
+    br->req = req;
+    br->b.data = br;
+    rv = raft_barrier(&c->raft, &br->b, on_barrier);
+    if (rv != 0) {
+        free(br);
+        return rv == RAFT_NOTLEADER ? ERR_NOTLEADER : ERR_IO;
+    }
+    return 0;
+}
+
+static void req_init(struct cons *c, struct cons_propose *req, unsigned timeout_ms,
+                     cons_propose_cb cb)
+{
+    req->cb = cb;
+    req->c__ = c;
+    req->buf__ = NULL;
+    req->len__ = 0;
+    req->index = 0;
+    memset(&req->result, 0, sizeof req->result);
+    req->result.failed_cmp = -1;
+    err_clear(&req->err);
+    req->deadline__ = uv_now(c->loop) + (timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS);
+    req->rpc_id__ = 0;
+    req->kind__ = 0;
+    QUEUE_INIT((queue *)req->queue__);
+}
+
+int cons_propose(struct cons *c, struct cons_propose *req, const struct store_txn *txn,
+                 unsigned timeout_ms, cons_propose_cb cb)
+{
+    struct err e;
+    int rv;
+    if (c->closing)
+        return err_setf(&req->err, ERR_SHUTDOWN, "propose: node is shutting down");
+    rv = store_txn_check(txn, &e);
+    if (rv != 0) {
+        req->err = e;
+        return rv;
+    }
+    req_init(c, req, timeout_ms, cb);
+    rv = store_txn_encode(txn, &req->buf__, &req->len__, &req->err);
+    if (rv != 0)
+        return rv;
+    /* Always go through the queue: the callback must never fire from inside
+     * this call, and the tick/RPC machinery routes it to the leader. */
+    rv = cons__rpc_forward(c, req, CONS__RPC_PROPOSE);
+    if (rv != 0) {
+        free(req->buf__);
+        req->buf__ = NULL;
+        return rv;
+    }
+    return 0;
+}
+
+int cons_barrier(struct cons *c, struct cons_propose *req, unsigned timeout_ms,
+                 cons_propose_cb cb)
+{
+    if (c->closing)
+        return err_setf(&req->err, ERR_SHUTDOWN, "barrier: node is shutting down");
+    req_init(c, req, timeout_ms, cb);
+    return cons__rpc_forward(c, req, CONS__RPC_BARRIER);
+}
+
+/* A request answered by the leader with the index it was applied at: finish
+ * it once this replica has applied that index too (read-your-writes). */
+void cons__req_answered(struct cons *c, struct cons_propose *req, uint64_t index)
+{
+    req->index = index;
+    wait_applied(c, req);
+}
+
+/* ---- leadership ---- */
+
+static void fire_leader(struct cons *c, bool leader)
+{
+    for (int i = 0; i < c->n_leader_cbs; i++)
+        c->leader_cbs[i].cb(c->leader_cbs[i].data, leader);
+}
+
+static void on_start_barrier(struct raft_barrier *b, int status)
+{
+    struct cons *c = b->data;
+    c->barrier_inflight = false;
+    if (status != 0 || c->closing || raft_state(&c->raft) != RAFT_LEADER)
+        return;
+    c->leader_ready = true;
+    c->leader_since_ms = uv_now(c->loop);
+    LOG_INFO("cons", "leader_ready", "term=%llu applied=%llu rev=%llu",
+             (unsigned long long)c->raft.current_term,
+             (unsigned long long)raft_last_applied(&c->raft),
+             (unsigned long long)store_revision(c->store));
+    fire_leader(c, true);
+}
+
+static void leadership_tick(struct cons *c)
+{
+    bool is_leader = raft_state(&c->raft) == RAFT_LEADER;
+    if (is_leader && !c->leader_ready && !c->barrier_inflight) {
+        /* A barrier commits an entry of our term, so everything before it is
+         * applied when it fires: leader loops then see a complete replica. */
+        c->start_barrier.data = c;
+        if (raft_barrier(&c->raft, &c->start_barrier, on_start_barrier) == 0) {
+            c->barrier_inflight = true;
+            c->leader_since_ms = uv_now(c->loop);
+            c->n_contacts = 0; /* a new leader grants everyone a full grace period */
+            LOG_INFO("cons", "leader_elected", "term=%llu id=%llu peer=%s",
+                     (unsigned long long)c->raft.current_term, (unsigned long long)c->cfg.id,
+                     c->peer_address);
+        }
+    }
+    if (!is_leader && c->leader_ready) {
+        c->leader_ready = false;
+        LOG_INFO("cons", "leadership_lost", "term=%llu", (unsigned long long)c->raft.current_term);
+        fire_leader(c, false);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct cons *c = t->data;
+    if (c->closing)
+        return;
+    leadership_tick(c);
+    cons__rpc_tick(c);
+    if (c->leader_ready)
+        cons__members_tick(c);
+}
+
+int cons_on_leader(struct cons *c, cons_leader_cb cb, void *data)
+{
+    if (c->n_leader_cbs >= CONS__MAX_LEADER_CBS)
+        return ERR_INVALID;
+    c->leader_cbs[c->n_leader_cbs].cb = cb;
+    c->leader_cbs[c->n_leader_cbs].data = data;
+    c->n_leader_cbs++;
+    return 0;
+}
+
+void cons__leader_info(struct cons *c, uint64_t *id, const char **address)
+{
+    raft_id lid = 0;
+    const char *addr = NULL;
+    raft_leader(&c->raft, &lid, &addr);
+    *id = lid;
+    *address = addr;
+}
+
+/* ---- lifecycle ---- */
+
+int cons_new(uv_loop_t *loop, struct store *s, const struct cons_config *cfg, struct cons **out,
+             struct err *e)
+{
+    struct cons *c;
+    int rv;
+
+    if (cfg->id == 0 || cfg->name == NULL || cfg->peer_address == NULL || cfg->data_dir == NULL)
+        return err_setf(e, ERR_INVALID, "consensus: id, name, data dir and peer address required");
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return err_setf(e, ERR_NOMEM, "consensus: out of memory");
+    c->loop = loop;
+    c->store = s;
+    c->cfg = *cfg;
+    c->data_dir = dup_or_null(cfg->data_dir);
+    c->name = dup_or_null(cfg->name);
+    c->peer_address = dup_or_null(cfg->peer_address);
+    c->peer_bind = dup_or_null(cfg->peer_bind ? cfg->peer_bind : cfg->peer_address);
+    c->api_address = dup_or_null(cfg->api_address ? cfg->api_address : "");
+    c->cert_file = dup_or_null(cfg->cert_file);
+    c->key_file = dup_or_null(cfg->key_file);
+    c->ca_file = dup_or_null(cfg->ca_file);
+    c->cfg.data_dir = c->data_dir;
+    c->cfg.name = c->name;
+    c->cfg.peer_address = c->peer_address;
+    c->cfg.peer_bind = c->peer_bind;
+    c->cfg.api_address = c->api_address;
+    if (!c->cfg.election_timeout_ms)
+        c->cfg.election_timeout_ms = CONS_DEFAULT_ELECTION_MS;
+    if (!c->cfg.heartbeat_ms)
+        c->cfg.heartbeat_ms = CONS_DEFAULT_HEARTBEAT_MS;
+    if (!c->cfg.snapshot_threshold)
+        c->cfg.snapshot_threshold = CONS_DEFAULT_SNAP_THRESHOLD;
+    if (!c->cfg.snapshot_trailing)
+        c->cfg.snapshot_trailing = CONS_DEFAULT_SNAP_TRAILING;
+    if (!c->cfg.max_voters)
+        c->cfg.max_voters = 5;
+    if (!c->cfg.dead_voter_ms)
+        c->cfg.dead_voter_ms = CONS_DEFAULT_DEAD_VOTER_MS;
+    QUEUE_INIT(&c->waiting);
+    QUEUE_INIT(&c->queued);
+    QUEUE_INIT(&c->servers);
+    c->next_rpc_id = 1;
+
+    snprintf(c->raft_dir, sizeof c->raft_dir, "%s/raft", c->data_dir);
+    if (mkdir(c->raft_dir, 0700) != 0 && errno != EEXIST) {
+        rv = err_setf(e, ERR_IO, "consensus: mkdir %s: %s", c->raft_dir, strerror(errno));
+        goto err_free;
+    }
+    if (c->cert_file == NULL || c->key_file == NULL || c->ca_file == NULL) {
+        rv = err_setf(e, ERR_INVALID, "consensus: peer certificate, key and CA are required");
+        goto err_free;
+    }
+    rv = cons__transport_init(&c->transport, loop, c->cert_file, c->key_file, c->ca_file, e);
+    if (rv != 0)
+        goto err_free;
+    c->transport_inited = true;
+    cons__transport_set_rpc_cb(&c->transport, cons__rpc_on_accept, c);
+    if (strcmp(c->peer_bind, c->peer_address) != 0) {
+        rv = cons__transport_set_bind_address(&c->transport, c->peer_bind, e);
+        if (rv != 0)
+            goto err_free;
+    }
+    rv = raft_uv_init(&c->io, loop, c->raft_dir, &c->transport);
+    if (rv != 0) {
+        rv = err_setf(e, ERR_IO, "consensus: raft io: %s", c->io.errmsg);
+        goto err_free;
+    }
+    c->io_inited = true;
+    /* Snapshot compression needs liblz4 at raft build time; ours are small
+     * msgpack buffers, so plain is fine and portable. */
+    raft_uv_set_snapshot_compression(&c->io, false);
+    raft_uv_set_connect_retry_delay(&c->io, 200);
+
+    c->fsm.version = 1;
+    c->fsm.data = c;
+    c->fsm.apply = fsm_apply;
+    c->fsm.snapshot = fsm_snapshot;
+    c->fsm.restore = fsm_restore;
+    rv = raft_init(&c->raft, &c->io, &c->fsm, cfg->id, c->peer_address);
+    if (rv != 0) {
+        rv = err_setf(e, ERR_IO, "consensus: raft init: %s", raft_errmsg(&c->raft));
+        goto err_free;
+    }
+    c->raft_inited = true;
+    c->raft.data = c;
+    raft_set_election_timeout(&c->raft, c->cfg.election_timeout_ms);
+    raft_set_heartbeat_timeout(&c->raft, c->cfg.heartbeat_ms);
+    raft_set_snapshot_threshold(&c->raft, c->cfg.snapshot_threshold);
+    raft_set_snapshot_trailing(&c->raft, c->cfg.snapshot_trailing);
+    raft_set_pre_vote(&c->raft, true);
+
+    uv_timer_init(loop, &c->tick);
+    c->tick.data = c;
+    uv_idle_init(loop, &c->idle);
+    c->idle.data = c;
+    *out = c;
+    return 0;
+
+err_free:
+    /* raft_uv_init/raft_init failures happen before anything asynchronous
+     * was started, so the synchronous releases are enough here. */
+    if (c->io_inited)
+        raft_uv_close(&c->io);
+    if (c->transport_inited)
+        cons__transport_free(&c->transport);
+    free(c->data_dir);
+    free(c->name);
+    free(c->peer_address);
+    free(c->peer_bind);
+    free(c->api_address);
+    free(c->cert_file);
+    free(c->key_file);
+    free(c->ca_file);
+    free(c);
+    return rv;
+}
+
+int cons_bootstrap(struct cons *c, struct err *e)
+{
+    struct raft_configuration conf;
+    int rv;
+    raft_configuration_init(&conf);
+    rv = raft_configuration_add(&conf, c->cfg.id, c->peer_address, RAFT_VOTER);
+    if (rv != 0) {
+        raft_configuration_close(&conf);
+        return err_setf(e, ERR_NOMEM, "bootstrap: %s", raft_strerror(rv));
+    }
+    rv = raft_bootstrap(&c->raft, &conf);
+    raft_configuration_close(&conf);
+    if (rv == RAFT_CANTBOOTSTRAP)
+        return err_setf(e, ERR_CONFLICT, "bootstrap: %s already holds raft state", c->raft_dir);
+    if (rv != 0)
+        return err_setf(e, ERR_IO, "bootstrap: %s", raft_errmsg(&c->raft));
+    return 0;
+}
+
+int cons_start(struct cons *c, struct err *e)
+{
+    int rv = raft_start(&c->raft);
+    if (rv != 0)
+        return err_setf(e, ERR_IO, "raft start: %s", raft_errmsg(&c->raft));
+    c->started = true;
+    uv_timer_start(&c->tick, on_tick, CONS__TICK_MS, CONS__TICK_MS);
+    LOG_INFO("cons", "started", "id=%llu peer=%s applied=%llu rev=%llu",
+             (unsigned long long)c->cfg.id, c->peer_address,
+             (unsigned long long)store_applied_index(c->store),
+             (unsigned long long)store_revision(c->store));
+    return 0;
+}
+
+static void fail_all(struct cons *c, queue *head)
+{
+    while (!QUEUE_IS_EMPTY(head)) {
+        struct cons_propose *req = QUEUE_DATA(QUEUE_HEAD(head), struct cons_propose, queue__);
+        err_setf(&req->err, ERR_SHUTDOWN, "node is shutting down");
+        cons__req_finish(req, ERR_SHUTDOWN);
+    }
+}
+
+static void free_cons(struct cons *c)
+{
+    cons_close_cb cb = c->close_cb;
+    void *data = c->close_data;
+    if (c->transport_inited)
+        cons__transport_free(&c->transport);
+    free(c->data_dir);
+    free(c->name);
+    free(c->peer_address);
+    free(c->peer_bind);
+    free(c->api_address);
+    free(c->cert_file);
+    free(c->key_file);
+    free(c->ca_file);
+    free(c);
+    if (cb)
+        cb(data);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct cons *c = h->data;
+    if (--c->pending_closes == 0)
+        free_cons(c);
+}
+
+static void on_raft_closed(struct raft *r)
+{
+    struct cons *c = r->data;
+    raft_uv_close(&c->io);
+    c->io_inited = false;
+    c->pending_closes += 2;
+    uv_close((uv_handle_t *)&c->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+}
+
+void cons_close(struct cons *c, cons_close_cb cb, void *data)
+{
+    c->closing = true;
+    c->close_cb = cb;
+    c->close_data = data;
+    uv_timer_stop(&c->tick);
+    uv_idle_stop(&c->idle);
+    if (c->leader_ready) {
+        c->leader_ready = false;
+        fire_leader(c, false);
+    }
+    cons__rpc_close(c);
+    fail_all(c, &c->waiting);
+    fail_all(c, &c->queued);
+    /* raft_close fails in-flight raft_apply requests with RAFT_SHUTDOWN, and
+     * closes the transport (our cons__transport close hook). */
+    raft_close(&c->raft, on_raft_closed);
+}
+
+struct store *cons_store(struct cons *c)
+{
+    return c->store;
+}
+
+bool cons_is_leader(struct cons *c)
+{
+    return c->leader_ready;
+}
+
+const char *cons_name(struct cons *c)
+{
+    return c->name;
+}

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/daemon.h"
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: skiff <command> [options]\n"
@@ -25,6 +27,12 @@ int cli_main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "init") == 0)
+        return cli_init(argc - 1, argv + 1);
+    if (strcmp(argv[1], "join") == 0)
+        return cli_join(argc - 1, argv + 1);
+    if (strcmp(argv[1], "run") == 0)
+        return cli_run(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0) {
         printf("skiff 0.1.0\n");
         return 0;

@@ -1,0 +1,102 @@
+/* api: the Kubernetes-dialect HTTPS API every node serves. Owns the object
+ * model (kinds, validation, defaults), the JSON <-> msgpack object codec on
+ * the way to the store, the h2o server (REST, watch, auth) and the mapping of
+ * skiff errors to HTTP and Kubernetes Status objects. Knows nothing of Raft
+ * internals: writes become store txns proposed through consensus, reads and
+ * watches come from the local replica (cons_store). Called by the daemon
+ * (cli/); everything runs on the one loop thread. */
+#ifndef SKIFF_API_API_H
+#define SKIFF_API_API_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "consensus/consensus.h"
+#include "lib/err.h"
+
+#define API_DEFAULT_LISTEN     "0.0.0.0:6443"
+#define API_BODY_MAX_BYTES     (3u << 20)              /* larger request bodies get 413 */
+#define API_ADMIN_TOKEN_PREFIX "/skiff/admin-tokens/"  /* + sha256hex(token) */
+#define API_NODE_PREFIX        "/registry/minions/"    /* + name (etcd layout) */
+#define API_CONFIGMAP_PREFIX   "/registry/configmaps/" /* + ns/name */
+
+struct api;
+
+struct api_config {
+    const char *listen;    /* "IP:PORT"; NULL = API_DEFAULT_LISTEN */
+    const char *cert_file; /* node certificate chain (PEM), signed by the cluster CA */
+    const char *key_file;  /* its private key (PEM) */
+    const char *ca_file;   /* cluster CA (PEM), served at GET /skiff/v1/ca */
+    const char *node_name; /* this node (logs, /version) */
+};
+
+/* Creates the API over c (borrowed; must outlive the api until api_close's
+ * cb). Loads the certificate and key now, so a bad file fails here with
+ * ERR_IO/ERR_INVALID naming the file. cfg strings are copied. Ignores
+ * SIGPIPE process-wide (a peer closing mid-write must not kill the daemon).
+ * On success *out is owned: api_close. */
+int api_new(uv_loop_t *loop, struct cons *c, const struct api_config *cfg, struct api **out,
+            struct err *e);
+
+/* Binds and listens. ERR_IO naming the address when that fails (in use, bad
+ * address), ERR_INVALID for an unparsable listen string. */
+int api_start(struct api *a, struct err *e);
+
+/* The bound port (useful when listen used port 0); 0 before api_start. */
+int api_port(struct api *a);
+
+/* Closes the listener, ends every watch, answers requests still waiting for
+ * consensus with 503, closes every connection and frees a. cb fires once,
+ * later (never from inside this call), after every uv handle the api owns is
+ * closed. Call it once, on a started or unstarted api. Proposals still in flight inside consensus
+ * are left to finish on their own (their memory is freed when consensus
+ * completes them, at the latest with ERR_SHUTDOWN from cons_close), so close
+ * the api before consensus. */
+typedef void (*api_close_cb)(void *data);
+void api_close(struct api *a, api_close_cb cb, void *data);
+
+/* ---- object helpers (for skiff init / join, which are proposers too) ---- */
+
+/* Builds a v1 Node object for a node named name (a DNS-1123 subdomain) with
+ * the given InternalIP addresses (borrowed; "IP" or "IP:PORT", the port is
+ * dropped). The proposer decides uid and creationTimestamp here; the node
+ * starts Ready. On success *out is a new reference. ERR_INVALID names the
+ * bad field. */
+int api_node_build(const char *name, const char *const *addresses, size_t n_addresses, json_t **out,
+                   struct err *e);
+
+/* Store key of an object: "/registry/<resource>/<ns>/<name>", or without the
+ * namespace part when ns is NULL (cluster-scoped; resource "minions" for
+ * Nodes). ERR_INVALID if it does not fit key_size or STORE_KEY_MAX. */
+int api_object_key(const char *resource, const char *ns, const char *name, char *key,
+                   size_t key_size, struct err *e);
+
+/* Store value of an object: obj (borrowed) as msgpack, without
+ * metadata.resourceVersion (that is the key's mod_rev, filled on reads).
+ * On success *value is malloc'ed (free()). */
+int api_object_encode(const json_t *obj, void **value, size_t *len, struct err *e);
+
+/* Node object -> the store key (/registry/minions/<name>) and value, ready to
+ * go into a store txn (compare ABSENT + put). *value is malloc'ed (free()). */
+int api_node_kv(const json_t *node, char *key, size_t key_size, void **value, size_t *len,
+                struct err *e);
+
+/* The store key that makes token an admin bearer token:
+ * API_ADMIN_TOKEN_PREFIX + sha256hex(token). The daemon puts any value
+ * there at init (the token itself is never stored). */
+int api_admin_token_key(const char *token, char *key, size_t key_size, struct err *e);
+
+/* ---- join tokens and the cluster CA (api/join.c) ---- */
+
+#define API_TOKEN_PREFIX "/skiff/tokens/"    /* + token id -> record (hash, expiry, revoked) */
+#define API_CA_KEY       "/skiff/pki/ca-key" /* the cluster CA private key (PEM) */
+
+struct pki_token;
+/* Store key and value of a join token record (only the secret's hash is
+ * kept). *value is malloc'ed (free()). */
+int api_token_kv(const struct pki_token *t, int64_t expires_unix, const char *description,
+                 char *key, size_t key_size, void **value, size_t *len, struct err *e);
+
+#endif

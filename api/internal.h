@@ -1,0 +1,250 @@
+/* api/internal.h: shared by the api/ sources only. The request object handlers see,
+ * the route table, reply helpers, and the pure pieces (Status, selectors,
+ * continue tokens, validation) that the unit tests drive directly. */
+#ifndef SKIFF_API_INTERNAL_H
+#define SKIFF_API_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "consensus/consensus.h"
+#include "lib/err.h"
+#include "store/store.h"
+
+#define API_CAPS_MAX       4
+#define API_QUERY_MAX      32
+#define API_LIST_LIMIT_MAX 10000 /* a larger ?limit is clamped, as the apiserver does */
+
+/* ---- requests and handlers ---- */
+
+struct api_req;
+struct api__watch;
+
+/* A handler answers exactly once, now or later, with one api_reply_* call.
+ * It may start one async operation at a time (api_req_propose,
+ * api_req_status). */
+typedef void (*api_handler_fn)(struct api_req *r);
+/* Completion of an async operation. Not called when the client went away or
+ * the api is closing: the request is then released without it. */
+typedef void (*api_done_fn)(struct api_req *r, int status);
+
+struct api_query_param {
+    char *key;   /* percent-decoded, NUL-terminated */
+    char *value; /* "" when the parameter had no '=' */
+};
+
+struct api_req {
+    struct api *api;
+    struct cons *cons;
+    struct store *store;            /* cons_store(cons): the local replica */
+    const char *method;             /* "GET", "POST", ... */
+    const char *path;               /* normalised path, no query */
+    const char *caps[API_CAPS_MAX]; /* the {} segments of the route, in order */
+    size_t n_caps;
+    struct api_query_param query[API_QUERY_MAX];
+    size_t n_query;
+    const char *body; /* raw request body (may hold NULs), body_len bytes */
+    size_t body_len;
+    json_t *json;         /* parsed body (routes without API_ROUTE_RAW_BODY and a
+                             non-empty body); owned by the request: borrow it */
+    const char *identity; /* "admin", or "system:anonymous" on no-auth routes */
+    void *data;           /* the handler's; memory from api_req_alloc is freed for it */
+    union {
+        struct cons_propose propose;
+        struct cons_status_req status;
+    } op; /* the one async operation in flight */
+
+    /* private to api/server.c and api/watch.c */
+    void *h2o__; /* h2o_req_t *, NULL once the client went away */
+    int refs__;  /* 1 for the h2o request + 1 while an op is in flight */
+    bool replied__;
+    bool orphan__; /* the api closed: never call back into the handler */
+    api_done_fn done__;
+    struct api__watch *watch__;
+    void *arena__;                   /* list of api_req_alloc blocks */
+    struct api_req *next__, *prev__; /* api's live requests */
+};
+
+/* Per-request memory, freed with the request (zeroed). NULL on no memory. */
+void *api_req_alloc(struct api_req *r, size_t size);
+char *api_req_strdup(struct api_req *r, const char *s);
+/* A query parameter's value, or NULL when absent. Borrowed from r. */
+const char *api_req_query(const struct api_req *r, const char *key);
+
+/* Proposes txn (copied: free it on return) through consensus; done(r,
+ * status) runs later with r->op.propose filled (result, err). Returns 0 or
+ * an error (then done never runs and the caller must still reply). */
+int api_req_propose(struct api_req *r, const struct store_txn *txn, api_done_fn done,
+                    struct err *e);
+/* cons_status into r->op.status, then done(r, status). */
+int api_req_status(struct api_req *r, api_done_fn done, struct err *e);
+
+/* Replies. Exactly one per request; they release what the reply does not
+ * need. body is stolen (json_decref'ed by the call). */
+void api_reply_json(struct api_req *r, int http_status, json_t *body);
+void api_reply_raw(struct api_req *r, int http_status, const char *content_type, const void *body,
+                   size_t len);
+/* A Kubernetes Status for an ERR_ code (see api__status_http). */
+void api_reply_error(struct api_req *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Same, from a filled struct err. */
+void api_reply_err(struct api_req *r, const struct err *e);
+/* A Status with an explicit HTTP code and reason ("Invalid", "Gone", ...). */
+void api_reply_status(struct api_req *r, int http_status, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- routes ---- */
+
+enum {
+    API_ROUTE_NOAUTH = 1 << 0,   /* served without a bearer token */
+    API_ROUTE_RAW_BODY = 1 << 1, /* do not parse the body as JSON */
+};
+
+/* pattern: literal segments and "{}" for one non-empty segment, e.g.
+ * "/api/v1/namespaces/{}/configmaps/{}". method NULL matches any method. */
+struct api_route {
+    const char *method;
+    const char *pattern;
+    unsigned flags;
+    api_handler_fn fn;
+};
+
+/* Adds a route checked before the built-in ones (later api/join.c,
+ * api/tokens.c). rt is borrowed and must outlive a (use a static). At most
+ * 32 extra routes: ERR_NOMEM beyond. */
+int api_route_add(struct api *a, const struct api_route *rt, struct err *e);
+
+/* Built-in table (api/routes.c), terminated by a zero entry. */
+extern const struct api_route api__routes[];
+
+/* Matches path against pattern; on success fills caps (pointers into the
+ * copies written to buf, NUL-terminated) and returns true. */
+bool api__route_match(const char *pattern, const char *path, char *buf, size_t buf_size,
+                      const char **caps, size_t *n_caps);
+/* Finds the route for method+path. *method_ok false when the path matched
+ * some route but not with this method (405). */
+const struct api_route *api__route_find(struct api *a, const char *method, const char *path,
+                                        char *buf, size_t buf_size, const char **caps,
+                                        size_t *n_caps, bool *method_ok);
+
+/* Percent-decodes src[0..len) into a new malloc'ed string ('+' stays '+', as
+ * Kubernetes clients encode spaces as %20). NULL on bad escapes or memory. */
+char *api__percent_decode(const char *src, size_t len);
+
+/* ---- Status objects and the error table (api/status.c) ---- */
+
+/* HTTP status and Kubernetes reason for an ERR_ code. */
+int api__status_http(int code);
+const char *api__status_reason(int code);
+/* {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+ *  "message":msg,"reason":reason,"code":http}. New reference or NULL. */
+json_t *api__status_json(int http_status, const char *reason, const char *msg);
+/* {"kind":"Status",...,"status":"Success","code":200} with details. */
+json_t *api__status_success(const char *kind, const char *name);
+
+/* ---- label selectors (api/selector.c) ---- */
+
+enum {
+    API_SEL_EQ = 1, /* k=v, k==v */
+    API_SEL_NE,     /* k!=v */
+    API_SEL_EXISTS, /* k */
+    API_SEL_ABSENT, /* !k */
+    API_SEL_IN,     /* k in (a,b) */
+    API_SEL_NOTIN,  /* k notin (a,b) */
+};
+#define API_SEL_VALUES_MAX 16
+struct api_sel_req {
+    int op;
+    char *key;
+    char *values[API_SEL_VALUES_MAX];
+    size_t n_values;
+};
+struct api_selector {
+    struct api_sel_req *reqs;
+    size_t n;
+};
+/* Parses a labelSelector ("" or NULL selects everything). ERR_INVALID with
+ * a message naming the offending part. On success close with
+ * api__selector_close. */
+int api__selector_parse(const char *s, struct api_selector *out, struct err *e);
+void api__selector_close(struct api_selector *sel);
+/* labels: a JSON object of string values, or NULL (no labels). */
+bool api__selector_matches(const struct api_selector *sel, const json_t *labels);
+
+/* ---- continue tokens (api/cont.c) ---- */
+
+/* Opaque list continuation: base64 of {"v":1,"p":prefix,"k":last key}
+ * (prefix included so a token is refused on another list). *out is
+ * malloc'ed. */
+int api__continue_encode(const char *prefix, const char *last_key, char **out, struct err *e);
+/* Decodes tok and checks it belongs to prefix; *last_key is malloc'ed.
+ * ERR_INVALID "continue: ..." on anything malformed or foreign. */
+int api__continue_decode(const char *tok, const char *prefix, char **last_key, struct err *e);
+
+/* ---- objects (api/object.c) ---- */
+
+/* Random UUID v4 (OpenSSL RAND_bytes) into buf[37]. */
+int api__uuid(char buf[37], struct err *e);
+/* Now as RFC 3339 UTC with seconds ("2024-05-01T10:00:00Z") into buf[21]. */
+void api__now_rfc3339(char buf[21]);
+/* Decodes a stored value and sets metadata.resourceVersion to rev. *out new
+ * reference. ERR_INVALID when the value is not a msgpack object. */
+int api__object_decode(const void *value, size_t len, uint64_t rev, json_t **out, struct err *e);
+/* DNS-1123 checks; return NULL when valid, else the Kubernetes message. */
+const char *api__dns1123_subdomain_error(const char *s);
+const char *api__dns1123_label_error(const char *s);
+/* The Kubernetes age column: "5s", "3m", "2h", "4d" from an RFC3339 time;
+ * "<unknown>" when unparsable. */
+void api__age(const char *rfc3339, char *buf, size_t size);
+
+/* ---- ConfigMaps (api/configmap.c) ---- */
+
+/* Validates a ConfigMap body for create (name may be empty when
+ * generateName is set) or update. url_ns is the namespace of the URL (the
+ * body's namespace must match it when set), url_name the name in the URL
+ * (update only, else NULL). Errors: ERR_INVALID with the Kubernetes message,
+ * e.g. `ConfigMap "x" is invalid: metadata.name: Invalid value: ...`;
+ * *bad_request is set when the problem is the request's shape (400) rather
+ * than a field value (422). */
+int api__configmap_validate(const json_t *obj, const char *url_ns, const char *url_name,
+                            bool *bad_request, struct err *e);
+
+/* ---- watch (api/watch.c) ---- */
+
+/* Serves ?watch=1 on a list URL (query: resourceVersion, labelSelector,
+ * timeoutSeconds) over the store prefix. The stream is the reply. */
+void api__watch_serve(struct api_req *r, const char *prefix);
+/* Ends a watch from api_close (flushes and closes the stream). */
+void api__watch_shutdown(struct api_req *r);
+/* Pool disposal of a watching request: stop the store watch and timers. */
+void api__watch_dispose(struct api_req *r);
+
+/* ---- handlers ---- */
+void api__h_version(struct api_req *r);
+void api__h_healthz(struct api_req *r);
+void api__h_readyz(struct api_req *r);
+void api__h_ca(struct api_req *r);
+void api__h_cluster_status(struct api_req *r);
+void api__h_cm_list(struct api_req *r);
+void api__h_cm_create(struct api_req *r);
+void api__h_cm_get(struct api_req *r);
+void api__h_cm_update(struct api_req *r);
+void api__h_cm_delete(struct api_req *r);
+void api__h_node_list(struct api_req *r);
+void api__h_node_get(struct api_req *r);
+
+/* Read-only accessors to the api for handlers. */
+const char *api__node_name(const struct api *a);
+const char *api__ca_pem(const struct api *a); /* NULL without ca_file */
+
+/* ---- join and tokens (api/join.c) ---- */
+
+/* The cluster CA certificate file this api serves (borrowed). */
+const char *api__ca_file(struct api *a);
+/* Registers the join and token routes; api_new calls it. */
+int api__join_routes_add(struct api *a, struct err *e);
+
+#endif

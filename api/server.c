@@ -1,0 +1,798 @@
+/* The h2o server: TLS listener, connection tracking (so api_close can end
+ * them), request decoding (query, body, auth), dispatch to the route table,
+ * and the reply helpers. One api_req per HTTP request, heap-allocated
+ * because a proposal may outlive the client's connection: it is freed when
+ * both the h2o request (pool disposal) and any async operation let go. */
+#include "api/api.h"
+#include "api/internal.h"
+
+#include <errno.h>
+#include <h2o.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lib/log.h"
+
+#define API_EXTRA_ROUTES_MAX 32
+
+struct conn {
+    uv_tcp_t tcp; /* first: h2o hands back the handle in the close callback */
+    struct api *a;
+    struct conn *next, *prev;
+};
+
+struct handler {
+    h2o_handler_t super;
+    struct api *a;
+};
+
+struct api {
+    uv_loop_t *loop;
+    struct cons *cons;
+    char *listen, *cert_file, *key_file, *ca_file, *node_name;
+    char *ca_pem; /* read once at api_new: serving it must not block the loop */
+    SSL_CTX *ssl;
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept;
+    bool ctx_inited;
+    uv_tcp_t listener;
+    bool listener_inited;
+    int port;
+    struct conn *conns;
+    size_t n_conns;
+    struct api_req *reqs;
+    const struct api_route *extra[API_EXTRA_ROUTES_MAX];
+    size_t n_extra;
+    /* closing */
+    bool closing, finishing;
+    int handles_closing;
+    uv_timer_t final_timer;
+    api_close_cb close_cb;
+    void *close_data;
+};
+
+static void maybe_finish(struct api *a);
+
+struct arena_block {
+    struct arena_block *next;
+    max_align_t mem[];
+};
+
+size_t api__extra_routes(struct api *a, const struct api_route *const **out);
+size_t api__extra_routes(struct api *a, const struct api_route *const **out)
+{
+    *out = a->extra;
+    return a->n_extra;
+}
+
+const char *api__node_name(const struct api *a)
+{
+    return a->node_name;
+}
+
+const char *api__ca_pem(const struct api *a)
+{
+    return a->ca_pem;
+}
+
+int api_route_add(struct api *a, const struct api_route *rt, struct err *e)
+{
+    if (a->n_extra == API_EXTRA_ROUTES_MAX)
+        return err_setf(e, ERR_NOMEM, "api: more than %d extra routes", API_EXTRA_ROUTES_MAX);
+    a->extra[a->n_extra++] = rt;
+    return 0;
+}
+
+/* ---- request memory ---- */
+
+void *api_req_alloc(struct api_req *r, size_t size)
+{
+    struct arena_block *b = calloc(1, sizeof *b + size);
+    if (b == NULL)
+        return NULL;
+    b->next = r->arena__;
+    r->arena__ = b;
+    return b->mem;
+}
+
+char *api_req_strdup(struct api_req *r, const char *s)
+{
+    size_t n = strlen(s);
+    char *p = api_req_alloc(r, n + 1);
+    if (p != NULL)
+        memcpy(p, s, n + 1);
+    return p;
+}
+
+static char *req_strndup(struct api_req *r, const char *s, size_t n)
+{
+    char *p = api_req_alloc(r, n + 1);
+    if (p != NULL)
+        memcpy(p, s, n);
+    return p;
+}
+
+const char *api_req_query(const struct api_req *r, const char *key)
+{
+    size_t i;
+    for (i = 0; i < r->n_query; i++)
+        if (strcmp(r->query[i].key, key) == 0)
+            return r->query[i].value;
+    return NULL;
+}
+
+static void req_unlink(struct api_req *r)
+{
+    struct api *a = r->api;
+    if (a == NULL)
+        return;
+    if (r->prev__ != NULL)
+        r->prev__->next__ = r->next__;
+    else
+        a->reqs = r->next__;
+    if (r->next__ != NULL)
+        r->next__->prev__ = r->prev__;
+    r->next__ = r->prev__ = NULL;
+    r->api = NULL;
+}
+
+static void req_free(struct api_req *r)
+{
+    struct arena_block *b = r->arena__, *next;
+    req_unlink(r);
+    json_decref(r->json);
+    for (; b != NULL; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(r);
+}
+
+static void req_unref(struct api_req *r)
+{
+    assert(r->refs__ > 0);
+    if (--r->refs__ == 0)
+        req_free(r);
+}
+
+/* The h2o request is gone (answered and written, or the client left). */
+static void on_pool_dispose(void *p)
+{
+    struct api_req *r = *(struct api_req **)p;
+    r->h2o__ = NULL;
+    if (r->watch__ != NULL)
+        api__watch_dispose(r);
+    req_unref(r);
+}
+
+/* ---- replies ---- */
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 413:
+        return "Request Entity Too Large";
+    case 422:
+        return "Unprocessable Entity";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status < 400 ? "OK" : "Internal Server Error";
+    }
+}
+
+void api_reply_raw(struct api_req *r, int http_status, const char *content_type, const void *body,
+                   size_t len)
+{
+    h2o_req_t *req = r->h2o__;
+    assert(!r->replied__);
+    r->replied__ = true;
+    if (req == NULL)
+        return;
+    req->res.status = http_status;
+    req->res.reason = reason_phrase(http_status);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache, private"));
+    if (r->orphan__) /* the api is closing: let the client reconnect elsewhere */
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONNECTION, NULL,
+                       H2O_STRLIT("close"));
+    h2o_send_inline(req, body, len); /* copies body into the request pool */
+}
+
+void api_reply_json(struct api_req *r, int http_status, json_t *body)
+{
+    char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (txt == NULL) {
+        static const char oom[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+                                  "\"status\":\"Failure\",\"message\":\"out of memory\","
+                                  "\"reason\":\"InternalError\",\"code\":500}";
+        api_reply_raw(r, 500, "application/json", oom, sizeof oom - 1);
+        return;
+    }
+    api_reply_raw(r, http_status, "application/json", txt, strlen(txt));
+    free(txt);
+}
+
+static void reply_status_v(struct api_req *r, int http_status, const char *reason, const char *fmt,
+                           va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    LOG_DEBUG("api", "request_failed", "method=%s path=%s code=%d reason=%s err=\"%s\"",
+              r->method ? r->method : "?", r->path ? r->path : "?", http_status, reason, msg);
+    api_reply_json(r, http_status, api__status_json(http_status, reason, msg));
+}
+
+void api_reply_status(struct api_req *r, int http_status, const char *reason, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_status_v(r, http_status, reason, fmt, ap);
+    va_end(ap);
+}
+
+void api_reply_error(struct api_req *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_status_v(r, api__status_http(code), api__status_reason(code), fmt, ap);
+    va_end(ap);
+}
+
+void api_reply_err(struct api_req *r, const struct err *e)
+{
+    if (e->code == ERR_IO || e->code == ERR_NOMEM)
+        LOG_WARN("api", "request_failed", "method=%s path=%s err=\"%s\"", r->method, r->path,
+                 e->msg);
+    api_reply_error(r, e->code, "%s", e->msg);
+}
+
+/* ---- async operations ---- */
+
+static void on_op_done(struct api_req *r, int status)
+{
+    /* hold r across the callback: a reply may dispose the h2o request */
+    if (!r->orphan__ && r->h2o__ != NULL && !r->replied__)
+        r->done__(r, status);
+    req_unref(r);
+}
+
+static void on_propose(struct cons_propose *p, int status)
+{
+    on_op_done(p->data, status);
+}
+
+static void on_status(struct cons_status_req *s, int status)
+{
+    on_op_done(s->data, status);
+}
+
+int api_req_propose(struct api_req *r, const struct store_txn *txn, api_done_fn done, struct err *e)
+{
+    int rv;
+    memset(&r->op.propose, 0, sizeof r->op.propose);
+    r->op.propose.data = r;
+    r->done__ = done;
+    r->refs__++;
+    rv = cons_propose(r->cons, &r->op.propose, txn, 0, on_propose);
+    if (rv != 0) {
+        r->refs__--;
+        if (r->op.propose.err.msg[0] != '\0')
+            return err_setf(e, rv, "%s", r->op.propose.err.msg);
+        return err_setf(e, rv, "propose: %s", err_name(rv));
+    }
+    return 0;
+}
+
+int api_req_status(struct api_req *r, api_done_fn done, struct err *e)
+{
+    int rv;
+    memset(&r->op.status, 0, sizeof r->op.status);
+    r->op.status.data = r;
+    r->done__ = done;
+    r->refs__++;
+    rv = cons_status(r->cons, &r->op.status, on_status);
+    if (rv != 0) {
+        r->refs__--;
+        return err_setf(e, rv, "cluster status: %s", err_name(rv));
+    }
+    return 0;
+}
+
+/* ---- request decoding ---- */
+
+static int parse_query(struct api_req *r, const char *q, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t end = i, eq;
+        char *k, *v;
+        while (end < len && q[end] != '&')
+            end++;
+        for (eq = i; eq < end && q[eq] != '='; eq++)
+            ;
+        if (end > i) {
+            if (r->n_query == API_QUERY_MAX)
+                return ERR_INVALID;
+            k = api__percent_decode(q + i, eq - i);
+            v = eq < end ? api__percent_decode(q + eq + 1, end - eq - 1) : strdup("");
+            if (k == NULL || v == NULL) {
+                free(k);
+                free(v);
+                return ERR_INVALID;
+            }
+            r->query[r->n_query].key = api_req_strdup(r, k);
+            r->query[r->n_query].value = api_req_strdup(r, v);
+            free(k);
+            free(v);
+            if (r->query[r->n_query].key == NULL || r->query[r->n_query].value == NULL)
+                return ERR_NOMEM;
+            r->n_query++;
+        }
+        i = end + 1;
+    }
+    return 0;
+}
+
+/* Bearer token -> identity. The token is hashed and looked up; it is never
+ * logged nor kept. */
+static bool authenticate(struct api_req *r, h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    char token[512], key[STORE_KEY_MAX + 1];
+    struct store_kv kv;
+    struct err e;
+    h2o_iovec_t v;
+    int rv;
+
+    if (i < 0)
+        return false;
+    v = req->headers.entries[i].value;
+    if (v.len <= 7 || v.len - 7 >= sizeof token || strncasecmp(v.base, "Bearer ", 7) != 0)
+        return false;
+    memcpy(token, v.base + 7, v.len - 7);
+    token[v.len - 7] = '\0';
+    rv = api_admin_token_key(token, key, sizeof key, &e);
+    OPENSSL_cleanse(token, sizeof token);
+    if (rv != 0)
+        return false;
+    if (store_get(r->store, key, &kv, &e) != 0)
+        return false;
+    store_kv_close(&kv);
+    r->identity = "admin";
+    return true;
+}
+
+static void dispatch(struct api *a, struct api_req *r, h2o_req_t *req)
+{
+    char capbuf[STORE_KEY_MAX + 1];
+    const struct api_route *rt;
+    bool method_ok;
+    size_t i;
+
+    rt = api__route_find(a, r->method, r->path, capbuf, sizeof capbuf, r->caps, &r->n_caps,
+                         &method_ok);
+    if (rt == NULL) {
+        if (!method_ok)
+            api_reply_status(r, 405, "MethodNotAllowed",
+                             "the server does not allow this method "
+                             "on the requested resource");
+        else
+            api_reply_error(r, ERR_NOTFOUND, "the server could not find the requested resource");
+        return;
+    }
+    for (i = 0; i < r->n_caps; i++) {
+        r->caps[i] = api_req_strdup(r, r->caps[i]);
+        if (r->caps[i] == NULL) {
+            api_reply_error(r, ERR_NOMEM, "out of memory");
+            return;
+        }
+    }
+    r->identity = "system:anonymous";
+    if (!(rt->flags & API_ROUTE_NOAUTH) && !authenticate(r, req)) {
+        api_reply_error(r, ERR_DENIED, "Unauthorized");
+        return;
+    }
+    if (req->entity.base != NULL && req->entity.len > API_BODY_MAX_BYTES) {
+        api_reply_status(r, 413, "RequestEntityTooLarge",
+                         "request body: %zu bytes exceed the limit of %u", req->entity.len,
+                         API_BODY_MAX_BYTES);
+        return;
+    }
+    if (req->entity.base != NULL && req->entity.len > 0) {
+        r->body = req_strndup(r, req->entity.base, req->entity.len);
+        r->body_len = req->entity.len;
+        if (r->body == NULL) {
+            api_reply_error(r, ERR_NOMEM, "out of memory");
+            return;
+        }
+        if (!(rt->flags & API_ROUTE_RAW_BODY)) {
+            json_error_t je;
+            r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+            if (r->json == NULL) {
+                api_reply_status(r, 400, "BadRequest",
+                                 "request body: invalid JSON: %s (line %d "
+                                 "column %d)",
+                                 je.text, je.line, je.column);
+                return;
+            }
+        }
+    }
+    rt->fn(r);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct api *a = ((struct handler *)self)->a;
+    struct api_req *r, **slot;
+
+    r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return -1; /* h2o answers 404; nothing better without memory */
+    slot = h2o_mem_alloc_shared(&req->pool, sizeof *slot, on_pool_dispose);
+    *slot = r;
+    r->api = a;
+    r->cons = a->cons;
+    r->store = cons_store(a->cons);
+    r->h2o__ = req;
+    r->refs__ = 2; /* the h2o request + this call (see on_op_done) */
+    r->next__ = a->reqs;
+    if (a->reqs != NULL)
+        a->reqs->prev__ = r;
+    a->reqs = r;
+
+    r->method = req_strndup(r, req->method.base, req->method.len);
+    r->path = req_strndup(r, req->path_normalized.base, req->path_normalized.len);
+    if (r->method == NULL || r->path == NULL) {
+        api_reply_error(r, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (a->closing) {
+        api_reply_error(r, ERR_SHUTDOWN, "api: node is shutting down");
+        goto out;
+    }
+    if (req->query_at != SIZE_MAX && parse_query(r, req->path.base + req->query_at + 1,
+                                                 req->path.len - req->query_at - 1) != 0) {
+        api_reply_status(r, 400, "BadRequest", "query: malformed or more than %d parameters",
+                         API_QUERY_MAX);
+        goto out;
+    }
+    LOG_DEBUG("api", "request", "method=%s path=%s", r->method, r->path);
+    dispatch(a, r, req);
+out:
+    req_unref(r);
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int ssl_error(struct err *e, const char *what, const char *file)
+{
+    char buf[160];
+    unsigned long code = ERR_get_error();
+    ERR_error_string_n(code, buf, sizeof buf);
+    ERR_clear_error();
+    return err_setf(e, ERR_INVALID, "api: %s %s: %s", what, file ? file : "(none)", buf);
+}
+
+static int ssl_new(struct api *a, struct err *e)
+{
+    if (a->cert_file == NULL || a->key_file == NULL)
+        return err_setf(e, ERR_INVALID, "api: cert_file and key_file are required");
+    a->ssl = SSL_CTX_new(TLS_server_method());
+    if (a->ssl == NULL)
+        return err_setf(e, ERR_NOMEM, "api: SSL_CTX_new failed");
+    SSL_CTX_set_min_proto_version(a->ssl, TLS1_2_VERSION);
+    SSL_CTX_set_options(a->ssl, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(a->ssl, a->cert_file) != 1)
+        return ssl_error(e, "certificate", a->cert_file);
+    if (SSL_CTX_use_PrivateKey_file(a->ssl, a->key_file, SSL_FILETYPE_PEM) != 1)
+        return ssl_error(e, "private key", a->key_file);
+    if (SSL_CTX_check_private_key(a->ssl) != 1)
+        return ssl_error(e, "private key does not match", a->cert_file);
+    return 0;
+}
+
+/* Startup only (before the loop runs), so a plain read is fine. */
+static int read_ca(struct api *a, struct err *e)
+{
+    FILE *f;
+    long n;
+    if (a->ca_file == NULL)
+        return 0;
+    f = fopen(a->ca_file, "rb");
+    if (f == NULL)
+        return err_setf(e, ERR_IO, "api: ca %s: %s", a->ca_file, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > (1 << 20) ||
+        fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return err_setf(e, ERR_IO, "api: ca %s: unreadable or larger than 1 MiB", a->ca_file);
+    }
+    a->ca_pem = calloc(1, (size_t)n + 1);
+    if (a->ca_pem == NULL || fread(a->ca_pem, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        return err_setf(e, ERR_IO, "api: ca %s: read failed", a->ca_file);
+    }
+    fclose(f);
+    return 0;
+}
+
+static void api_free(struct api *a)
+{
+    if (a->ssl != NULL)
+        SSL_CTX_free(a->ssl);
+    free(a->listen);
+    free(a->cert_file);
+    free(a->key_file);
+    free(a->ca_file);
+    free(a->node_name);
+    free(a->ca_pem);
+    free(a);
+}
+
+int api_new(uv_loop_t *loop, struct cons *c, const struct api_config *cfg, struct api **out,
+            struct err *e)
+{
+    struct api *a = calloc(1, sizeof *a);
+    h2o_hostconf_t *host;
+    h2o_pathconf_t *path;
+    struct handler *h;
+    int rv;
+
+    if (a == NULL)
+        return err_setf(e, ERR_NOMEM, "api: out of memory");
+    a->loop = loop;
+    a->cons = c;
+    a->listen = strdup(cfg->listen ? cfg->listen : API_DEFAULT_LISTEN);
+    a->cert_file = dup_or_null(cfg->cert_file);
+    a->key_file = dup_or_null(cfg->key_file);
+    a->ca_file = dup_or_null(cfg->ca_file);
+    a->node_name = strdup(cfg->node_name ? cfg->node_name : "");
+    if (a->listen == NULL || a->node_name == NULL) {
+        api_free(a);
+        return err_setf(e, ERR_NOMEM, "api: out of memory");
+    }
+    rv = ssl_new(a, e);
+    if (rv == 0)
+        rv = read_ca(a, e);
+    if (rv != 0) {
+        api_free(a);
+        return rv;
+    }
+    /* a client closing mid-write must be an EPIPE, not a dead daemon */
+    signal(SIGPIPE, SIG_IGN);
+
+    h2o_config_init(&a->config);
+    a->config.server_name = h2o_iovec_init(H2O_STRLIT("skiff"));
+    /* h2o's own 413 (plain text) only beyond this; up to it we answer a Status */
+    a->config.max_request_entity_size = API_BODY_MAX_BYTES + (1u << 20);
+    host = h2o_config_register_host(&a->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    path = h2o_config_register_path(host, "/", 0);
+    h = (struct handler *)h2o_create_handler(path, sizeof *h);
+    h->super.on_req = on_req;
+    h->a = a;
+    h2o_context_init(&a->ctx, loop, &a->config);
+    a->ctx_inited = true;
+    a->accept.ctx = &a->ctx;
+    a->accept.hosts = a->config.hosts;
+    a->accept.ssl_ctx = a->ssl;
+    uv_timer_init(loop, &a->final_timer);
+    a->final_timer.data = a;
+    rv = api__join_routes_add(a, e);
+    if (rv != 0) {
+        api_close(a, NULL, NULL);
+        return rv;
+    }
+    *out = a;
+    return 0;
+}
+
+static void on_conn_close(uv_handle_t *h)
+{
+    struct conn *c = (struct conn *)h;
+    struct api *a = c->a;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        a->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    a->n_conns--;
+    free(c);
+    if (a->closing)
+        maybe_finish(a);
+}
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    struct api *a = listener->data;
+    struct conn *c;
+    h2o_socket_t *sock;
+
+    if (status != 0 || a->closing)
+        return;
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return;
+    c->a = a;
+    uv_tcp_init(a->loop, &c->tcp);
+    c->next = a->conns;
+    if (a->conns != NULL)
+        a->conns->prev = c;
+    a->conns = c;
+    a->n_conns++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, on_conn_close);
+        return;
+    }
+    sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_close);
+    h2o_accept(&a->accept, sock);
+}
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, struct err *e)
+{
+    char host[64];
+    const char *colon = strrchr(s, ':');
+    const char *h = s;
+    size_t n;
+    long port;
+    char *end;
+
+    if (colon == NULL)
+        return err_setf(e, ERR_INVALID, "api: listen %s: want IP:PORT", s);
+    n = (size_t)(colon - s);
+    if (n > 1 && s[0] == '[' && s[n - 1] == ']') {
+        h = s + 1;
+        n -= 2;
+    }
+    if (n >= sizeof host)
+        return err_setf(e, ERR_INVALID, "api: listen %s: address too long", s);
+    memcpy(host, h, n);
+    host[n] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || colon[1] == '\0' || port < 0 || port > 65535)
+        return err_setf(e, ERR_INVALID, "api: listen %s: bad port", s);
+    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) != 0 &&
+        uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) != 0)
+        return err_setf(e, ERR_INVALID, "api: listen %s: bad IP address", s);
+    return 0;
+}
+
+int api_start(struct api *a, struct err *e)
+{
+    struct sockaddr_storage ss;
+    int namelen = sizeof ss;
+    int rv;
+
+    rv = parse_listen(a->listen, &ss, e);
+    if (rv != 0)
+        return rv;
+    uv_tcp_init(a->loop, &a->listener);
+    a->listener.data = a;
+    a->listener_inited = true;
+    rv = uv_tcp_bind(&a->listener, (struct sockaddr *)&ss, 0);
+    if (rv == 0)
+        rv = uv_listen((uv_stream_t *)&a->listener, 128, on_accept);
+    if (rv != 0)
+        return err_setf(e, ERR_IO, "api: listen %s: %s", a->listen, uv_strerror(rv));
+    if (uv_tcp_getsockname(&a->listener, (struct sockaddr *)&ss, &namelen) == 0)
+        a->port = ntohs(((struct sockaddr_in *)&ss)->sin_port); /* same offset in sin6 */
+    LOG_INFO("api", "listening", "addr=%s port=%d", a->listen, a->port);
+    return 0;
+}
+
+int api_port(struct api *a)
+{
+    return a->port;
+}
+
+static void on_final_close(uv_handle_t *h)
+{
+    struct api *a = h->data;
+    api_close_cb cb = a->close_cb;
+    void *data = a->close_data;
+    api_free(a);
+    if (cb != NULL)
+        cb(data);
+}
+
+/* One loop turn after h2o_context_dispose, so the handles it closed are
+ * gone before our caller may call uv_loop_close. */
+static void on_final_timer(uv_timer_t *t)
+{
+    uv_close((uv_handle_t *)t, on_final_close);
+}
+
+static void maybe_finish(struct api *a)
+{
+    if (!a->closing || a->finishing || a->handles_closing > 0 || a->n_conns > 0)
+        return;
+    a->finishing = true;
+    if (a->ctx_inited)
+        h2o_context_dispose(&a->ctx);
+    h2o_config_dispose(&a->config);
+    uv_timer_start(&a->final_timer, on_final_timer, 0, 0);
+}
+
+static void on_listener_close(uv_handle_t *h)
+{
+    struct api *a = h->data;
+    a->handles_closing--;
+    maybe_finish(a);
+}
+
+void api_close(struct api *a, api_close_cb cb, void *data)
+{
+    struct api_req *r, *next;
+    struct conn *c;
+
+    assert(!a->closing);
+    a->closing = true;
+    a->close_cb = cb;
+    a->close_data = data;
+    if (a->listener_inited) {
+        a->handles_closing++;
+        uv_close((uv_handle_t *)&a->listener, on_listener_close);
+    }
+    for (r = a->reqs; r != NULL; r = next) {
+        next = r->next__;
+        r->refs__++; /* replies below may dispose the h2o request */
+        r->orphan__ = true;
+        if (r->watch__ != NULL)
+            api__watch_shutdown(r);
+        else if (!r->replied__)
+            api_reply_error(r, ERR_SHUTDOWN, "api: node is shutting down");
+        req_unlink(r); /* from now on r never touches a */
+        req_unref(r);
+    }
+    h2o_context_request_shutdown(&a->ctx);
+    /* Idle keep-alive connections wait for a request h2o would only time out
+     * after http1.req_timeout; shutting the socket down wakes h2o's read with
+     * EOF so it closes them through its own path. */
+    for (c = a->conns; c != NULL; c = c->next) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+            shutdown(fd, SHUT_RDWR);
+    }
+    maybe_finish(a);
+}
+
+const char *api__ca_file(struct api *a)
+{
+    return a->ca_file;
+}

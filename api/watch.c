@@ -1,0 +1,304 @@
+/* ?watch=1: a chunked HTTP response of newline-separated watch events fed
+ * by a store watch. h2o allows one h2o_send in flight per request, so events
+ * gather in `pending` while `inflight` is being written and the two swap on
+ * proceed. A client that cannot keep up is dropped once pending passes
+ * WATCH_BUFFER_MAX (with an ERROR event), rather than growing without bound:
+ * a Kubernetes client relists and re-watches, which is the cheap recovery. */
+#include "api/internal.h"
+
+#include <h2o.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+
+#define WATCH_BUFFER_MAX (8u << 20)
+
+struct chunk {
+    char *data;
+    size_t len, cap;
+};
+
+struct api__watch {
+    h2o_generator_t gen;
+    struct api_req *r;
+    struct store_watch sw;
+    bool watching;
+    struct api_selector sel;
+    struct chunk pending, inflight;
+    bool sending;      /* an h2o_send is in flight */
+    bool started;      /* h2o_start_response done */
+    bool ending;       /* no more events: send FINAL once pending drains */
+    bool done;         /* FINAL sent */
+    uv_timer_t *timer; /* timeoutSeconds; heap: its close outlives us */
+};
+
+static void chunk_free(struct chunk *c)
+{
+    free(c->data);
+    memset(c, 0, sizeof *c);
+}
+
+static int chunk_append(struct chunk *c, const char *s, size_t n)
+{
+    if (c->len + n > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        char *d;
+        while (cap < c->len + n)
+            cap *= 2;
+        d = realloc(c->data, cap);
+        if (d == NULL)
+            return ERR_NOMEM;
+        c->data = d;
+        c->cap = cap;
+    }
+    memcpy(c->data + c->len, s, n);
+    c->len += n;
+    return 0;
+}
+
+static void flush(struct api__watch *w);
+
+static void stop_sources(struct api__watch *w)
+{
+    if (w->watching) {
+        store_watch_stop(&w->sw);
+        w->watching = false;
+    }
+    if (w->timer != NULL) {
+        uv_close((uv_handle_t *)w->timer, (uv_close_cb)free);
+        w->timer = NULL;
+    }
+}
+
+static void end_stream(struct api__watch *w)
+{
+    stop_sources(w);
+    w->ending = true;
+    flush(w);
+}
+
+/* Appends one event line; a too-slow client gets an ERROR event and the end. */
+static void emit(struct api__watch *w, const char *type, json_t *obj)
+{
+    json_t *ev = json_pack("{s:s, s:o}", "type", type, "object", obj);
+    char *txt = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    if (txt == NULL || chunk_append(&w->pending, txt, strlen(txt)) != 0 ||
+        chunk_append(&w->pending, "\n", 1) != 0) {
+        free(txt);
+        LOG_WARN("api", "watch_dropped", "path=%s err=\"out of memory\"", w->r->path);
+        end_stream(w);
+        return;
+    }
+    free(txt);
+    if (w->pending.len > WATCH_BUFFER_MAX && !w->ending) {
+        json_t *st = api__status_json(500, "InternalError",
+                                      "watch: client too slow, buffered events exceed the limit");
+        LOG_WARN("api", "watch_dropped", "path=%s bytes=%zu err=\"client too slow\"", w->r->path,
+                 w->pending.len);
+        w->ending = true; /* keeps the recursive emit from looping */
+        emit(w, "ERROR", st);
+        end_stream(w);
+        return;
+    }
+    flush(w);
+}
+
+static void flush(struct api__watch *w)
+{
+    h2o_req_t *req = w->r->h2o__;
+    h2o_iovec_t buf;
+    if (req == NULL || !w->started || w->sending || w->done)
+        return;
+    if (w->pending.len == 0 && !w->ending)
+        return;
+    chunk_free(&w->inflight);
+    w->inflight = w->pending;
+    memset(&w->pending, 0, sizeof w->pending);
+    buf = h2o_iovec_init(w->inflight.data, w->inflight.len);
+    w->sending = true;
+    if (w->ending) {
+        w->done = true;
+        h2o_send(req, &buf, w->inflight.len ? 1 : 0, H2O_SEND_STATE_FINAL);
+    } else {
+        h2o_send(req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+    }
+}
+
+static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+    struct api__watch *w = (struct api__watch *)g;
+    (void)req;
+    w->sending = false;
+    chunk_free(&w->inflight);
+    flush(w);
+}
+
+static void on_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+    (void)req;
+    stop_sources((struct api__watch *)g);
+}
+
+static void on_store_event(struct store_watch *sw, const struct store_event *ev)
+{
+    struct api__watch *w = sw->data;
+    json_t *obj, *labels;
+    struct err e;
+    if (w->ending)
+        return;
+    if (api__object_decode(ev->kv.value, ev->kv.value_len, ev->kv.mod_rev, &obj, &e) != 0) {
+        LOG_WARN("api", "bad_stored_object", "key=%s err=\"%s\"", ev->kv.key, e.msg);
+        return;
+    }
+    /* TODO(#1): an object leaving the selector by a label change should be a
+     * DELETED event; the store event carries no previous value to tell. */
+    labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+    if (!api__selector_matches(&w->sel, labels)) {
+        json_decref(obj);
+        return;
+    }
+    emit(w, ev->type == STORE_EVENT_DELETE ? "DELETED" : ev->created ? "ADDED" : "MODIFIED", obj);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    end_stream(t->data);
+}
+
+/* Synthetic ADDED for every current object (watch without resourceVersion),
+ * returning the revision the live watch continues after. */
+static int initial_events(struct api__watch *w, const char *prefix, uint64_t *rev, struct err *e)
+{
+    char *after = NULL;
+    int rv;
+    for (;;) {
+        struct store_list l;
+        size_t i;
+        rv = store_range(w->r->store, prefix, after, 500, &l, e);
+        free(after);
+        after = NULL;
+        if (rv != 0)
+            return rv;
+        if (*rev == 0)
+            *rev = l.rev;
+        for (i = 0; i < l.n; i++) {
+            json_t *obj, *labels;
+            struct err de;
+            if (api__object_decode(l.kvs[i].value, l.kvs[i].value_len, l.kvs[i].mod_rev, &obj,
+                                   &de) != 0)
+                continue;
+            labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+            if (api__selector_matches(&w->sel, labels))
+                emit(w, "ADDED", obj);
+            else
+                json_decref(obj);
+        }
+        /* every page is read in this one loop turn, before any apply can
+         * run, so all of them see revision *rev */
+        if (l.more && l.n > 0)
+            after = strdup(l.kvs[l.n - 1].key);
+        store_list_close(&l);
+        if (after == NULL || w->ending)
+            break;
+    }
+    free(after);
+    return 0;
+}
+
+void api__watch_serve(struct api_req *r, const char *prefix)
+{
+    h2o_req_t *req = r->h2o__;
+    const char *rv_s = api_req_query(r, "resourceVersion");
+    const char *to_s = api_req_query(r, "timeoutSeconds");
+    struct api__watch *w;
+    uint64_t after = 0;
+    struct err e;
+    int rv;
+
+    if (rv_s != NULL && rv_s[0] != '\0') {
+        char *end;
+        after = strtoull(rv_s, &end, 10);
+        if (*end != '\0' || rv_s[0] < '0' || rv_s[0] > '9') {
+            api_reply_status(r, 400, "BadRequest", "resourceVersion: invalid value \"%s\"", rv_s);
+            return;
+        }
+    }
+    w = api_req_alloc(r, sizeof *w);
+    if (w == NULL || req == NULL) {
+        api_reply_error(r, ERR_NOMEM, "watch: out of memory");
+        return;
+    }
+    w->r = r;
+    w->gen.proceed = on_proceed;
+    w->gen.stop = on_stop;
+    /* parsed again (cheap) so the watch owns its copy for its whole life */
+    rv = api__selector_parse(api_req_query(r, "labelSelector"), &w->sel, &e);
+    if (rv != 0) {
+        api_reply_status(r, 400, "BadRequest", "%s", e.msg);
+        return;
+    }
+    r->watch__ = w;
+    r->replied__ = true; /* the stream is the reply */
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache, private"));
+    h2o_start_response(req, &w->gen);
+
+    if (after == 0)
+        rv = initial_events(w, prefix, &after, &e);
+    if (rv == 0 && !w->ending) {
+        w->sw.data = w;
+        rv = store_watch_start(r->store, &w->sw, prefix, after, on_store_event, &e);
+        w->watching = rv == 0;
+    }
+    if (rv != 0) {
+        /* 410 inside the stream, as the apiserver does: the client relists */
+        int http = api__status_http(rv);
+        emit(w, "ERROR",
+             api__status_json(http, rv == ERR_COMPACTED ? "Expired" : api__status_reason(rv),
+                              rv == ERR_COMPACTED ? "too old resource version" : e.msg));
+        end_stream(w);
+    } else if (to_s != NULL && to_s[0] != '\0' && !w->ending) {
+        unsigned long secs = strtoul(to_s, NULL, 10);
+        w->timer = malloc(sizeof *w->timer);
+        if (w->timer != NULL) {
+            uv_timer_init(req->conn->ctx->loop, w->timer);
+            w->timer->data = w;
+            uv_timer_start(w->timer, on_timeout, secs * 1000, 0);
+        }
+    }
+    w->started = true;
+    /* headers go out now even with no event yet, so clients see the 200 */
+    if (w->pending.len == 0 && !w->ending && !w->sending) {
+        h2o_iovec_t none = {NULL, 0};
+        w->sending = true;
+        h2o_send(req, &none, 0, H2O_SEND_STATE_IN_PROGRESS);
+    } else {
+        flush(w);
+    }
+}
+
+void api__watch_shutdown(struct api_req *r)
+{
+    struct api__watch *w = r->watch__;
+    if (w != NULL && !w->ending)
+        end_stream(w);
+}
+
+void api__watch_dispose(struct api_req *r)
+{
+    struct api__watch *w = r->watch__;
+    if (w == NULL)
+        return;
+    stop_sources(w);
+    chunk_free(&w->pending);
+    chunk_free(&w->inflight);
+    api__selector_close(&w->sel);
+    r->watch__ = NULL;
+}

@@ -1,0 +1,136 @@
+# Shared helpers for integration tests: start real skiff nodes on loopback,
+# wait on conditions with deadlines (never bare sleeps), clean up on exit.
+# Each node N gets DIR/nN, API port BASE+N, peer port BASE+100+N.
+set -u
+SKIFF=${SKIFF_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/test/skiff}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:log_path=}
+T_DIR=$(mktemp -d /tmp/skiff-it.XXXXXX)
+# a port block unlikely to collide with another test run
+T_BASE=$(( 20000 + ($$ % 400) * 100 ))
+declare -A T_PID=()
+T_FAILED=0
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
+
+cleanup() {
+    local rc=$?
+    for n in "${!T_PID[@]}"; do
+        kill -TERM "${T_PID[$n]}" 2>/dev/null
+    done
+    for n in "${!T_PID[@]}"; do
+        wait_pid_exit "${T_PID[$n]}" 10 || kill -KILL "${T_PID[$n]}" 2>/dev/null
+    done
+    if [ "$rc" -ne 0 ] || [ "$T_FAILED" -ne 0 ]; then
+        for f in "$T_DIR"/n*.log; do
+            [ -e "$f" ] || continue
+            echo "---- tail of $f"; tail -n 40 "$f"
+        done
+    fi
+    # ASan/LSan reports from nodes that exited count as failures
+    if grep -l "ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:" "$T_DIR"/n*.log \
+        >/dev/null 2>&1; then
+        echo "sanitizer report in node logs:"
+        grep -A30 "ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:" "$T_DIR"/n*.log | head -80
+        rc=1
+    fi
+    rm -rf "$T_DIR"
+    exit "$rc"
+}
+trap cleanup EXIT
+
+fail() { T_FAILED=1; echo "FAIL: $*"; exit 1; }
+
+wait_pid_exit() { # pid seconds
+    local pid=$1 deadline=$(( $(date +%s) + $2 ))
+    while kill -0 "$pid" 2>/dev/null; do
+        [ "$(date +%s)" -ge "$deadline" ] && return 1
+        sleep 0.05
+    done
+    return 0
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: polls every 50 ms.
+wait_until() {
+    local secs=$1 what=$2; shift 2
+    local deadline=$(( $(date +%s%N) / 1000000 + secs * 1000 ))
+    while true; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        if [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ]; then
+            echo "timed out after ${secs}s waiting for: $what"
+            echo "last attempt output:"; "$@" 2>&1 | tail -n 20
+            fail "$what"
+        fi
+        sleep 0.05
+    done
+}
+
+api_port() { echo $(( T_BASE + $1 )); }
+peer_port() { echo $(( T_BASE + 100 + $1 )); }
+node_dir() { echo "$T_DIR/n$1"; }
+
+common_flags() { # n
+    echo --data-dir "$(node_dir "$1")" --name "node$1" --advertise 127.0.0.1 \
+        --listen "127.0.0.1:$(api_port "$1")" --peer-listen "127.0.0.1:$(peer_port "$1")" \
+        ${T_TUNING:-}
+}
+
+start_init() { # n
+    "$SKIFF" init $(common_flags "$1") >>"$T_DIR/n$1.log" 2>&1 &
+    T_PID[$1]=$!
+    wait_until 30 "node$1 initialized" test -s "$(node_dir "$1")/join-token"
+}
+
+start_join() { # n via
+    local token; token=$(cat "$(node_dir 1)/join-token")
+    "$SKIFF" join $(common_flags "$1") --server "127.0.0.1:$(api_port "$2")" --token "$token" \
+        >>"$T_DIR/n$1.log" 2>&1 &
+    T_PID[$1]=$!
+}
+
+restart_node() { # n
+    "$SKIFF" run --data-dir "$(node_dir "$1")" >>"$T_DIR/n$1.log" 2>&1 &
+    T_PID[$1]=$!
+}
+
+kill9() { # n
+    kill -KILL "${T_PID[$1]}" 2>/dev/null; wait "${T_PID[$1]}" 2>/dev/null; unset "T_PID[$1]"
+}
+
+stop_node() { # n
+    kill -TERM "${T_PID[$1]}" 2>/dev/null
+    wait_pid_exit "${T_PID[$1]}" 15 || fail "node$1 did not stop on SIGTERM"
+    wait "${T_PID[$1]}"; local rc=$?
+    unset "T_PID[$1]"
+    return $rc
+}
+
+admin_token() {
+    awk '/token:/ {print $2; exit}' "$(node_dir 1)/admin.kubeconfig"
+}
+
+# api N METHOD PATH [BODY]: prints the body, then the HTTP code on the last line.
+api() {
+    local n=$1 method=$2 path=$3 body=${4:-}
+    local args=(-sS --max-time 10 --cacert "$(node_dir 1)/pki/ca.crt"
+        -H "Authorization: Bearer $(admin_token)" -X "$method" -w '\n%{http_code}')
+    [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data "$body")
+    curl "${args[@]}" "https://127.0.0.1:$(api_port "$n")$path"
+}
+
+api_code() { api "$@" | tail -n 1; }
+api_body() { api "$@" | sed '$d'; }
+
+status_json() { # n
+    api_body "$1" GET /skiff/v1/cluster/status
+}
+
+# leader name as node N sees it
+leader_of() { status_json "$1" | jq -r '.leader // empty'; }
+
+count_role() { # n role
+    status_json "$1" | jq "[.members[] | select(.role==\"$2\")] | length"
+}
+
+cm_json() { # name key value
+    printf '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"%s"},"data":{"%s":"%s"}}' "$1" "$2" "$3"
+}

@@ -72,8 +72,18 @@ integration: deps build-test
 run: deps skiff
 	scripts/example.sh
 
-bench: deps skiff
-	bench/run.sh
+# bench/: a libcurl load generator and the store-alone benchmark (release flags)
+BENCH_BIN := build/rel/bench/loadgen build/rel/bench/store_bench
+build/rel/bench/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+build/rel/bench/store_bench: bench/store_bench.c build/rel/libskiff.a
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/libskiff.a $(PKG_LIBS) -lm
+
+bench: deps skiff $(BENCH_BIN)
+	bench/run.sh $(BENCH_ARGS)
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

@@ -137,9 +137,11 @@ int api__configmap_validate(const json_t *obj, const char *url_ns, const char *u
                         "ConfigMap \"\" is invalid: metadata.name: Required "
                         "value: name or generateName is required");
     if (name[0] != '\0' && (msg = api__dns1123_subdomain_error(name)) != NULL)
-        return err_setf(e, ERR_INVALID,
-                        "ConfigMap \"%s\" is invalid: metadata.name: Invalid value: \"%s\": %s",
-                        name, name, msg);
+        return err_setf(
+            e, ERR_INVALID,
+            /* %.63s: struct err holds 256 bytes and the reason must survive */
+            "ConfigMap \"%.63s\" is invalid: metadata.name: Invalid value: \"%.63s\": %s", name,
+            name, msg);
     if (name[0] == '\0' && (msg = api__dns1123_subdomain_error(json_string_value(jgen))) != NULL &&
         strchr(json_string_value(jgen), '_') != NULL) /* a trailing '-' is normal: "web-" */
         return err_setf(e, ERR_INVALID,

@@ -79,6 +79,10 @@ const char *api_req_query(const struct api_req *r, const char *key);
  * an error (then done never runs and the caller must still reply). */
 int api_req_propose(struct api_req *r, const struct store_txn *txn, api_done_fn done,
                     struct err *e);
+/* Linearizable read: done(r, status) runs once the local replica has applied
+ * everything the leader had committed when this was called (cons_barrier;
+ * result in r->op.propose). Same return contract as api_req_propose. */
+int api_req_barrier(struct api_req *r, api_done_fn done, struct err *e);
 /* cons_status into r->op.status, then done(r, status). */
 int api_req_status(struct api_req *r, api_done_fn done, struct err *e);
 

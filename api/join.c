@@ -340,7 +340,18 @@ out:
     return rv;
 }
 
+static void join_checked(struct api_req *r, int status);
+
+/* The token check reads the local replica: on a node that joined a moment
+ * ago it may lag, so first catch up with the leader (linearizable read). */
 static void h_join(struct api_req *r)
+{
+    struct err e;
+    if (api_req_barrier(r, join_checked, &e) != 0)
+        api_reply_err(r, &e);
+}
+
+static void join_checked(struct api_req *r, int status)
 {
     const char *token = str_field(r->json, "token"), *csr = str_field(r->json, "csr");
     const char *peer = str_field(r->json, "peerAddress"),
@@ -354,6 +365,8 @@ static void h_join(struct api_req *r)
     struct err e;
     int rv;
 
+    if (status != 0)
+        return api_reply_err(r, &r->op.propose.err);
     if (j == NULL)
         return api_reply_error(r, ERR_NOMEM, "out of memory");
     r->data = j;

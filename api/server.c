@@ -314,6 +314,21 @@ int api_req_propose(struct api_req *r, const struct store_txn *txn, api_done_fn 
     return 0;
 }
 
+int api_req_barrier(struct api_req *r, api_done_fn done, struct err *e)
+{
+    int rv;
+    memset(&r->op.propose, 0, sizeof r->op.propose);
+    r->op.propose.data = r;
+    r->done__ = done;
+    r->refs__++;
+    rv = cons_barrier(r->cons, &r->op.propose, 0, on_propose);
+    if (rv != 0) {
+        r->refs__--;
+        return err_setf(e, rv, "read barrier: %s", err_name(rv));
+    }
+    return 0;
+}
+
 int api_req_status(struct api_req *r, api_done_fn done, struct err *e)
 {
     int rv;
@@ -780,7 +795,9 @@ void api_close(struct api *a, api_close_cb cb, void *data)
         req_unlink(r); /* from now on r never touches a */
         req_unref(r);
     }
-    h2o_context_request_shutdown(&a->ctx);
+    /* No h2o_context_request_shutdown: with HTTP/1 only it would just arm
+     * h2o's graceful-shutdown timer, which h2o_context_dispose then finds
+     * still linked (assertion). Shutting the sockets down is enough. */
     /* Idle keep-alive connections wait for a request h2o would only time out
      * after http1.req_timeout; shutting the socket down wakes h2o's read with
      * EOF so it closes them through its own path. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/daemon.h"
+#include "cli/internal.h"
 
 static void usage(FILE *f)
 {
@@ -14,7 +15,9 @@ static void usage(FILE *f)
                "  join      join a running cluster with a token and run the node\n"
                "  run       restart an existing node from its data dir\n"
                "  token     create, list or revoke join tokens\n"
-               "  get       list objects (nodes, configmaps)\n"
+               "  get       list or show objects (nodes, configmaps)\n"
+               "  create    create an object (configmap)\n"
+               "  delete    delete an object (configmap)\n"
                "  cluster   cluster status\n"
                "  version   print the version\n"
                "\n"
@@ -33,6 +36,16 @@ int cli_main(int argc, char **argv)
         return cli_join(argc - 1, argv + 1);
     if (strcmp(argv[1], "run") == 0)
         return cli_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "get") == 0)
+        return cli_get(argc - 1, argv + 1);
+    if (strcmp(argv[1], "cluster") == 0)
+        return cli_cluster(argc - 1, argv + 1);
+    if (strcmp(argv[1], "create") == 0)
+        return cli_create(argc - 1, argv + 1);
+    if (strcmp(argv[1], "delete") == 0)
+        return cli_delete(argc - 1, argv + 1);
+    if (strcmp(argv[1], "token") == 0)
+        return cli_token(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0) {
         printf("skiff 0.1.0\n");
         return 0;

@@ -20,6 +20,8 @@ struct opts {
     bool all_ns;
     const char *literals[64];
     size_t n_literals;
+    const char *ttl;         /* token create */
+    const char *description; /* token create */
 };
 
 struct client {
@@ -190,7 +192,7 @@ static int call(const struct opts *o, const char *method, const char *path, cons
 
 /* ---- options ---- */
 
-enum { OPT_KUBECONFIG = 1000, OPT_SERVER, OPT_FROM_LITERAL };
+enum { OPT_KUBECONFIG = 1000, OPT_SERVER, OPT_FROM_LITERAL, OPT_TTL, OPT_DESCRIPTION };
 
 static int parse_opts(int argc, char **argv, struct opts *o, char **pos, size_t *n_pos,
                       size_t max_pos, void (*usage)(FILE *))
@@ -203,6 +205,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, char **pos, size_t 
         {"selector", required_argument, NULL, 'l'},
         {"all-namespaces", no_argument, NULL, 'A'},
         {"from-literal", required_argument, NULL, OPT_FROM_LITERAL},
+        {"ttl", required_argument, NULL, OPT_TTL},
+        {"description", required_argument, NULL, OPT_DESCRIPTION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -244,6 +248,12 @@ static int parse_opts(int argc, char **argv, struct opts *o, char **pos, size_t 
                 return 2;
             }
             o->literals[o->n_literals++] = optarg;
+            break;
+        case OPT_TTL:
+            o->ttl = optarg;
+            break;
+        case OPT_DESCRIPTION:
+            o->description = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -662,4 +672,102 @@ int cli_delete(int argc, char **argv)
     printf("configmap \"%s\" deleted\n", pos[1]);
     json_decref(j);
     return 0;
+}
+
+/* ---- skiff token ---- */
+
+static void token_usage(FILE *f)
+{
+    fprintf(f, "usage: skiff token create [--ttl DURATION] [--description TEXT] [-o json]\n"
+               "       skiff token list [-o json]\n"
+               "       skiff token revoke ID\n"
+               "Join tokens (SKF1.<CA hash>.<secret>) let new machines join with 'skiff join'.\n"
+               "The secret is shown once, at creation; list shows ids, expiry and state.\n"
+               "  --ttl DURATION   lifetime, e.g. 30m, 24h, 7d (default 24h)\n"
+               "common: --kubeconfig FILE, --server IP:PORT\n");
+}
+
+static int token_create(const struct opts *o)
+{
+    long ttl = 24 * 3600;
+    json_t *req, *j;
+    char *body;
+    int rv;
+    if (o->ttl != NULL && cli_parse_duration(o->ttl, &ttl) != 0) {
+        fprintf(stderr, "error: --ttl: want a duration like 24h or 30m, got \"%s\"\n", o->ttl);
+        return 2;
+    }
+    req = json_pack("{s:I, s:s}", "ttlSeconds", (json_int_t)ttl, "description",
+                    o->description ? o->description : "");
+    body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    rv = call(o, "POST", "/skiff/v1/tokens", body, &j);
+    free(body);
+    if (rv != 0)
+        return rv;
+    if (o->output != NULL)
+        rv = print_structured(o, j);
+    else
+        printf("%s\n", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+    return rv;
+}
+
+static int token_list(const struct opts *o)
+{
+    json_t *j, *it;
+    size_t i;
+    struct table t;
+    int rv = call(o, "GET", "/skiff/v1/tokens", NULL, &j);
+    if (rv != 0)
+        return rv;
+    if (o->output != NULL) {
+        rv = print_structured(o, j);
+        json_decref(j);
+        return rv;
+    }
+    memset(&t, 0, sizeof t);
+    {
+        const char *hdr[] = {"ID", "EXPIRES", "STATE", "DESCRIPTION"};
+        table_add(&t, hdr);
+    }
+    json_array_foreach(json_object_get(j, "items"), i, it)
+    {
+        const char *state = json_is_true(json_object_get(it, "revoked"))   ? "revoked"
+                            : json_is_true(json_object_get(it, "expired")) ? "expired"
+                                                                           : "valid";
+        const char *row[] = {json_string_value(json_object_get(it, "id")),
+                             json_string_value(json_object_get(it, "expires")), state,
+                             json_string_value(json_object_get(it, "description"))};
+        table_add(&t, row);
+    }
+    table_print(&t);
+    json_decref(j);
+    return 0;
+}
+
+int cli_token(int argc, char **argv)
+{
+    char *pos[2], path[256];
+    size_t n_pos;
+    struct opts o;
+    json_t *j;
+    int rv = parse_opts(argc, argv, &o, pos, &n_pos, 2, token_usage);
+    if (rv != 0)
+        return rv < 0 ? 0 : rv;
+    if (n_pos == 1 && strcmp(pos[0], "create") == 0)
+        return token_create(&o);
+    if (n_pos == 1 && strcmp(pos[0], "list") == 0)
+        return token_list(&o);
+    if (n_pos == 2 && strcmp(pos[0], "revoke") == 0) {
+        snprintf(path, sizeof path, "/skiff/v1/tokens/%s", pos[1]);
+        rv = call(&o, "DELETE", path, NULL, &j);
+        if (rv != 0)
+            return rv;
+        printf("token %s revoked\n", pos[1]);
+        json_decref(j);
+        return 0;
+    }
+    token_usage(stderr);
+    return 2;
 }

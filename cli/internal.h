@@ -17,6 +17,9 @@ int cli_get(int argc, char **argv);     /* skiff get nodes|configmaps [NAME] ...
 int cli_cluster(int argc, char **argv); /* skiff cluster status [-o json] */
 int cli_create(int argc, char **argv);  /* skiff create configmap NAME --from-literal k=v */
 int cli_delete(int argc, char **argv);  /* skiff delete configmap NAME */
+int cli_token(int argc, char **argv);   /* skiff token create|list|revoke */
+/* "90s", "30m", "24h", "7d" or plain seconds (cli/daemon.c); -1 if malformed. */
+int cli_parse_duration(const char *v, long *seconds);
 
 /* ---- kubeconfig (kubectl's format) ---- */
 

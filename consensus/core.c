@@ -19,6 +19,7 @@
 #define ENVELOPE_V1    1u
 
 static void on_idle(uv_idle_t *h);
+static void on_check(uv_check_t *h);
 
 static char *dup_or_null(const char *s)
 {
@@ -153,13 +154,11 @@ void cons__waiters_kick(struct cons *c)
         uv_idle_start(&c->idle, on_idle);
 }
 
-static void on_idle(uv_idle_t *h)
+static void fire_applied(struct cons *c)
 {
-    struct cons *c = h->data;
     uint64_t applied = raft_last_applied(&c->raft);
     queue *q, *next;
 
-    uv_idle_stop(h);
     for (q = QUEUE_HEAD(&c->waiting); q != &c->waiting; q = next) {
         struct cons_propose *req = QUEUE_DATA(q, struct cons_propose, queue__);
         next = QUEUE__NEXT(q);
@@ -169,6 +168,22 @@ static void on_idle(uv_idle_t *h)
             req->result.rev = store_revision(c->store);
         cons__req_finish(req, 0);
     }
+    if (QUEUE_IS_EMPTY(&c->waiting))
+        uv_check_stop(&c->check);
+}
+
+/* idle: "run once, soon" (an apply just happened); check: after every loop
+ * iteration while anyone waits, because barrier and configuration entries
+ * advance last_applied without passing through the FSM. */
+static void on_idle(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    fire_applied(h->data);
+}
+
+static void on_check(uv_check_t *h)
+{
+    fire_applied(h->data);
 }
 
 static void wait_applied(struct cons *c, struct cons_propose *req)
@@ -176,6 +191,7 @@ static void wait_applied(struct cons *c, struct cons_propose *req)
     QUEUE_REMOVE((queue *)req->queue__);
     QUEUE_PUSH(&c->waiting, (queue *)req->queue__);
     uv_idle_start(&c->idle, on_idle); /* complete later even if already applied */
+    uv_check_start(&c->check, on_check);
 }
 
 /* ---- proposals ---- */
@@ -520,6 +536,8 @@ int cons_new(uv_loop_t *loop, struct store *s, const struct cons_config *cfg, st
     c->tick.data = c;
     uv_idle_init(loop, &c->idle);
     c->idle.data = c;
+    uv_check_init(loop, &c->check);
+    c->check.data = c;
     *out = c;
     return 0;
 
@@ -615,9 +633,10 @@ static void on_raft_closed(struct raft *r)
     struct cons *c = r->data;
     raft_uv_close(&c->io);
     c->io_inited = false;
-    c->pending_closes += 2;
+    c->pending_closes += 3;
     uv_close((uv_handle_t *)&c->tick, on_handle_closed);
     uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+    uv_close((uv_handle_t *)&c->check, on_handle_closed);
 }
 
 void cons_close(struct cons *c, cons_close_cb cb, void *data)
@@ -627,6 +646,7 @@ void cons_close(struct cons *c, cons_close_cb cb, void *data)
     c->close_data = data;
     uv_timer_stop(&c->tick);
     uv_idle_stop(&c->idle);
+    uv_check_stop(&c->check);
     if (c->leader_ready) {
         c->leader_ready = false;
         fire_leader(c, false);

@@ -46,7 +46,8 @@ struct cons {
     bool io_inited, transport_inited, raft_inited, started, closing;
 
     uv_timer_t tick;
-    uv_idle_t idle; /* fires applied-index waiters outside the FSM apply */
+    uv_idle_t idle;   /* fires applied-index waiters outside the FSM apply */
+    uv_check_t check; /* re-checks waiters after each loop iteration while any wait */
     int pending_closes;
     cons_close_cb close_cb;
     void *close_data;

@@ -98,7 +98,7 @@ static int map_to_json(const msgpack_object_map *m, int depth, json_t **out, str
             json_decref(obj);
             return err_setf(e, ERR_INVALID, "msgpack: map key %u is not a string", i);
         }
-        if (memchr(k->via.str.ptr, '\0', k->via.str.size) != NULL) {
+        if (k->via.str.size > 0 && memchr(k->via.str.ptr, '\0', k->via.str.size) != NULL) {
             json_decref(obj);
             return err_setf(e, ERR_INVALID, "msgpack: map key %u holds a NUL byte", i);
         }
@@ -108,7 +108,8 @@ static int map_to_json(const msgpack_object_map *m, int depth, json_t **out, str
             return rv;
         }
         /* setn_new takes v even on failure; it fails on bad UTF-8 or memory */
-        if (json_object_setn_new(obj, k->via.str.ptr, k->via.str.size, v) != 0) {
+        if (json_object_setn_new(obj, k->via.str.size ? k->via.str.ptr : "", k->via.str.size, v) !=
+            0) {
             json_decref(obj);
             return err_setf(e, ERR_INVALID, "msgpack: map key %u is not valid utf-8", i);
         }
@@ -152,7 +153,8 @@ static int to_json(const msgpack_object *o, int depth, json_t **out, struct err 
     case MSGPACK_OBJECT_ARRAY:
         return array_to_json(&o->via.array, depth, out, e);
     case MSGPACK_OBJECT_STR:
-        j = json_stringn(o->via.str.ptr, o->via.str.size);
+        /* msgpack-c leaves ptr NULL for an empty str */
+        j = json_stringn(o->via.str.size ? o->via.str.ptr : "", o->via.str.size);
         if (j == NULL)
             return err_setf(e, ERR_INVALID, "msgpack: string is not valid utf-8");
         break;
@@ -195,8 +197,11 @@ int jsonmp_unpack(const void *data, size_t len, json_t **out, struct err *e)
         return err_setf(e, ERR_INVALID, "msgpack: empty input");
     msgpack_unpacked_init(&u);
     ur = msgpack_unpack_next(&u, data, len, &off);
+    /* msgpack-c also reports nesting deeper than its fixed parse stack
+     * (MSGPACK_EMBED_STACK_SIZE) as NOMEM: bad input must be ERR_INVALID, so
+     * that wins over the (rare, and then fatal elsewhere) real shortage. */
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR) {
-        rv = err_setf(e, ERR_NOMEM, "msgpack: out of memory");
+        rv = err_setf(e, ERR_INVALID, "msgpack: nested too deep (or out of memory)");
         goto out_destroy;
     }
     if (ur == MSGPACK_UNPACK_CONTINUE) {

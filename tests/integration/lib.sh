@@ -118,6 +118,8 @@ api() {
 }
 
 api_code() { api "$@" | tail -n 1; }
+# api_is CODE N METHOD PATH [BODY]: succeeds when the answer has that HTTP code
+api_is() { local want=$1; shift; [ "$(api_code "$@")" = "$want" ]; }
 api_body() { api "$@" | sed '$d'; }
 
 status_json() { # n

@@ -1,0 +1,258 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "lib/jsonmp.h"
+
+static int validate(const char *body, const char *ns, const char *name, bool *bad, struct err *e)
+{
+    json_t *obj = json_loads(body, 0, NULL);
+    int rv;
+    assert_non_null(obj);
+    err_clear(e);
+    rv = api__configmap_validate(obj, ns, name, bad, e);
+    json_decref(obj);
+    return rv;
+}
+
+static void expect_msg(const char *body, const char *name, bool want_bad, const char *needle)
+{
+    struct err e;
+    bool bad = !want_bad;
+    assert_int_equal(validate(body, "default", name, &bad, &e), ERR_INVALID);
+    if (strstr(e.msg, needle) == NULL)
+        fail_msg("body %s: message \"%s\" lacks \"%s\"", body, e.msg, needle);
+    assert_int_equal(bad, want_bad);
+}
+
+static void test_configmap_valid_bodies_pass(void **state)
+{
+    struct err e;
+    bool bad;
+    (void)state;
+    assert_int_equal(
+        validate("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                 "\"web.cfg-1\",\"labels\":{\"a\":\"b\"}},\"data\":{\"k.e-y_1\":\"v\"}}",
+                 "default", NULL, &bad, &e),
+        0);
+    assert_int_equal(
+        validate("{\"metadata\":{\"generateName\":\"web-\"}}", "default", NULL, &bad, &e), 0);
+    assert_int_equal(validate("{\"metadata\":{\"name\":\"x\",\"namespace\":\"default\","
+                              "\"resourceVersion\":\"5\"},\"immutable\":true}",
+                              "default", "x", &bad, &e),
+                     0);
+}
+
+static void test_configmap_validation_names_the_field(void **state)
+{
+    (void)state;
+    expect_msg("{\"metadata\":{\"name\":\"X_y\"}}", NULL, false,
+               "ConfigMap \"X_y\" is invalid: metadata.name: Invalid value: \"X_y\": a lowercase "
+               "RFC 1123 subdomain");
+    expect_msg("{\"metadata\":{}}", NULL, false,
+               "metadata.name: Required value: name or generateName is required");
+    expect_msg("{\"metadata\":{\"name\":\"x\"},\"data\":{\"k\":5}}", NULL, false,
+               "ConfigMap \"x\" is invalid: data[k]: Invalid value: must be a string");
+    expect_msg("{\"metadata\":{\"name\":\"x\"},\"data\":{\"a b\":\"v\"}}", NULL, false,
+               "data[a b]: Invalid value: \"a b\": a valid config key");
+    expect_msg("{\"metadata\":{\"name\":\"x\",\"labels\":{\"a\":1}}}", NULL, false,
+               "metadata.labels[a]");
+    expect_msg("{\"metadata\":{\"name\":\"x\"},\"immutable\":\"yes\"}", NULL, false,
+               "immutable: Invalid value");
+    expect_msg("{\"metadata\":{\"name\":\"x\"},\"spec\":{}}", NULL, true, "unknown field \"spec\"");
+    expect_msg("{\"metadata\":{\"name\":\"x\",\"colour\":1}}", NULL, true,
+               "unknown field \"metadata.colour\"");
+    expect_msg("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"x\"}}", NULL, true,
+               "kind: the kind in the data (Pod)");
+    expect_msg("{\"apiVersion\":\"apps/v1\",\"metadata\":{\"name\":\"x\"}}", NULL, true,
+               "apiVersion: the API version in the data (apps/v1)");
+    expect_msg("{\"metadata\":{\"name\":\"x\",\"namespace\":\"other\"}}", NULL, true,
+               "namespace of the provided object does not match");
+    expect_msg("{\"metadata\":{\"name\":\"y\"}}", "x", true,
+               "the name of the object (y) does not match the name on the URL (x)");
+    expect_msg("[1]", NULL, true, "body: must be a JSON object");
+    expect_msg("{\"kind\":\"ConfigMap\"}", NULL, true, "metadata: required object");
+}
+
+static void test_configmap_name_length_and_namespace(void **state)
+{
+    char body[400], name[300];
+    struct err e;
+    bool bad;
+    (void)state;
+    memset(name, 'a', 254);
+    name[254] = '\0';
+    snprintf(body, sizeof body, "{\"metadata\":{\"name\":\"%s\"}}", name);
+    assert_int_equal(validate(body, "default", NULL, &bad, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "must be no more than 253 characters"));
+    name[253] = '\0';
+    snprintf(body, sizeof body, "{\"metadata\":{\"name\":\"%s\"}}", name);
+    assert_int_equal(validate(body, "default", NULL, &bad, &e), 0);
+    assert_int_equal(validate("{\"metadata\":{\"name\":\"x\"}}", "Bad.NS", NULL, &bad, &e),
+                     ERR_INVALID);
+    assert_non_null(strstr(e.msg, "metadata.namespace: Invalid value: \"Bad.NS\""));
+}
+
+static void test_continue_token_round_trips_and_rejects_foreign(void **state)
+{
+    char *tok = NULL, *key = NULL;
+    struct err e;
+    (void)state;
+    assert_int_equal(api__continue_encode("/registry/configmaps/ns1/",
+                                          "/registry/configmaps/ns1/web?+/", &tok, &e),
+                     0);
+    assert_null(strpbrk(tok, "+/="));
+    assert_int_equal(api__continue_decode(tok, "/registry/configmaps/ns1/", &key, &e), 0);
+    assert_string_equal(key, "/registry/configmaps/ns1/web?+/");
+    free(key);
+    /* a namespace's token on the cluster-wide list is fine: same resource */
+    assert_int_equal(api__continue_decode(tok, "/registry/configmaps/", &key, &e), 0);
+    free(key);
+    assert_int_equal(api__continue_decode(tok, "/registry/configmaps/ns2/", &key, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "another list"));
+    assert_int_equal(api__continue_decode(tok, "/registry/minions/", &key, &e), ERR_INVALID);
+    free(tok);
+    assert_int_equal(api__continue_decode("!!!!", "/registry/", &key, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "continue: malformed token"));
+    assert_int_equal(api__continue_decode("a", "/registry/", &key, &e), ERR_INVALID);
+    assert_int_equal(api__continue_decode("aGVsbG8", "/registry/", &key, &e), ERR_INVALID);
+    assert_int_equal(api__continue_decode("e30", "/registry/", &key, &e), ERR_INVALID); /* {} */
+}
+
+static void check_status(int code, int http, const char *reason)
+{
+    json_t *st = api__status_json(api__status_http(code), api__status_reason(code), "m");
+    assert_int_equal(api__status_http(code), http);
+    assert_string_equal(api__status_reason(code), reason);
+    assert_string_equal(json_string_value(json_object_get(st, "kind")), "Status");
+    assert_string_equal(json_string_value(json_object_get(st, "apiVersion")), "v1");
+    assert_true(json_is_object(json_object_get(st, "metadata")));
+    assert_string_equal(json_string_value(json_object_get(st, "status")), "Failure");
+    assert_string_equal(json_string_value(json_object_get(st, "message")), "m");
+    assert_string_equal(json_string_value(json_object_get(st, "reason")), reason);
+    assert_int_equal(json_integer_value(json_object_get(st, "code")), http);
+    json_decref(st);
+}
+
+static void test_status_for_each_error_code(void **state)
+{
+    (void)state;
+    check_status(ERR_INVALID, 422, "Invalid");
+    check_status(ERR_NOTFOUND, 404, "NotFound");
+    check_status(ERR_CONFLICT, 409, "Conflict");
+    check_status(ERR_COMPACTED, 410, "Gone");
+    check_status(ERR_UNAVAILABLE, 503, "ServiceUnavailable");
+    check_status(ERR_NOTLEADER, 503, "ServiceUnavailable");
+    check_status(ERR_SHUTDOWN, 503, "ServiceUnavailable");
+    check_status(ERR_TIMEOUT, 504, "Timeout");
+    check_status(ERR_DENIED, 401, "Unauthorized");
+    check_status(ERR_IO, 500, "InternalError");
+    check_status(ERR_NOMEM, 500, "InternalError");
+    assert_int_equal(api__status_http(9999), 500);
+}
+
+static void test_routes_match_segments(void **state)
+{
+    char buf[256];
+    const char *caps[API_CAPS_MAX];
+    size_t n;
+    bool ok;
+    const struct api_route *rt;
+    (void)state;
+    assert_true(api__route_match("/api/v1/namespaces/{}/configmaps/{}",
+                                 "/api/v1/namespaces/ns/configmaps/web", buf, sizeof buf, caps,
+                                 &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(caps[0], "ns");
+    assert_string_equal(caps[1], "web");
+    assert_false(api__route_match("/api/v1/namespaces/{}/configmaps",
+                                  "/api/v1/namespaces//configmaps", buf, sizeof buf, caps, &n));
+    assert_false(api__route_match("/api/v1/nodes", "/api/v1/nodesx", buf, sizeof buf, caps, &n));
+    assert_true(api__route_match("/api/v1/nodes", "/api/v1/nodes/", buf, sizeof buf, caps, &n));
+    rt = api__route_find(NULL, "PATCH", "/api/v1/namespaces/a/configmaps/b", buf, sizeof buf, caps,
+                         &n, &ok);
+    assert_null(rt);
+    assert_false(ok); /* path known, method not: 405 */
+    rt = api__route_find(NULL, "GET", "/nope", buf, sizeof buf, caps, &n, &ok);
+    assert_null(rt);
+    assert_true(ok); /* 404 */
+    rt = api__route_find(NULL, "DELETE", "/api/v1/namespaces/a/configmaps/b", buf, sizeof buf, caps,
+                         &n, &ok);
+    assert_non_null(rt);
+    assert_ptr_equal(rt->fn, api__h_cm_delete);
+}
+
+static void test_percent_decode(void **state)
+{
+    char *s;
+    (void)state;
+    s = api__percent_decode("app%20in%20(a%2Cb)%21", 21);
+    assert_string_equal(s, "app in (a,b)!");
+    free(s);
+    assert_null(api__percent_decode("%2", 2));
+    assert_null(api__percent_decode("%zz", 3));
+    assert_null(api__percent_decode("a%00", 4));
+}
+
+static void test_node_object_and_store_kv(void **state)
+{
+    const char *addrs[] = {"10.0.0.5:7001", "10.0.0.6"};
+    char key[STORE_KEY_MAX + 1];
+    json_t *node = NULL, *back = NULL;
+    void *val = NULL;
+    size_t len;
+    struct err e;
+    (void)state;
+    assert_int_equal(api_node_build("node-1", addrs, 2, &node, &e), 0);
+    assert_string_equal(json_string_value(json_object_get(node, "kind")), "Node");
+    assert_int_equal(
+        strlen(json_string_value(json_object_get(json_object_get(node, "metadata"), "uid"))), 36);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(json_object_get(node, "status"), "addresses"), 0),
+            "address")),
+        "10.0.0.5");
+    assert_int_equal(api_node_kv(node, key, sizeof key, &val, &len, &e), 0);
+    assert_string_equal(key, "/registry/minions/node-1");
+    assert_int_equal(api__object_decode(val, len, 42, &back, &e), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(back, "metadata"), "resourceVersion")),
+        "42");
+    free(val);
+    json_decref(back);
+    json_decref(node);
+    assert_int_equal(api_node_build("Bad_Name", addrs, 1, &node, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "metadata.name"));
+}
+
+static void test_admin_token_key_is_sha256_hex(void **state)
+{
+    char key[128];
+    struct err e;
+    (void)state;
+    assert_int_equal(api_admin_token_key("abc", key, sizeof key, &e), 0);
+    assert_string_equal(key, "/skiff/admin-tokens/"
+                             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(api_admin_token_key("", key, sizeof key, &e), ERR_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_configmap_valid_bodies_pass),
+        cmocka_unit_test(test_configmap_validation_names_the_field),
+        cmocka_unit_test(test_configmap_name_length_and_namespace),
+        cmocka_unit_test(test_continue_token_round_trips_and_rejects_foreign),
+        cmocka_unit_test(test_status_for_each_error_code),
+        cmocka_unit_test(test_routes_match_segments),
+        cmocka_unit_test(test_percent_decode),
+        cmocka_unit_test(test_node_object_and_store_kv),
+        cmocka_unit_test(test_admin_token_key_is_sha256_hex),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

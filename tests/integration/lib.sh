@@ -133,6 +133,9 @@ count_role() { # n role
     status_json "$1" | jq "[.members[] | select(.role==\"$2\")] | length"
 }
 
+# role_count_is N ROLE COUNT: predicate for wait_until (evaluated on every poll)
+role_count_is() { [ "$(count_role "$1" "$2")" = "$3" ]; }
+
 cm_json() { # name key value
     printf '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"%s"},"data":{"%s":"%s"}}' "$1" "$2" "$3"
 }

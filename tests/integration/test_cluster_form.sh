@@ -7,7 +7,7 @@ start_init 1
 start_join 2 1
 wait_until 30 "node2 API up" api_is 200 2 GET /healthz
 start_join 3 2   # join through a follower: proposals are forwarded
-wait_until 30 "3 voters seen by node1" test "$(count_role 1 voter)" = 3
+wait_until 30 "3 voters seen by node1" role_count_is 1 voter 3
 
 for n in 1 2 3; do
     s=$(status_json "$n")

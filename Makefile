@@ -24,6 +24,13 @@ UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=build/test/%)
 UNIT_HELPERS := $(wildcard tests/unit/helpers/*.c)
 
+# quiet by default; make V=1 shows the full commands
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 .PHONY: all deps test unit integration run bench clean format check-format
 all: skiff
 
@@ -35,26 +42,29 @@ skiff: build/rel/libskiff.a build/rel/cli/main.o
 
 build/rel/libskiff.a: $(REL_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 build/test/libskiff.a: $(TST_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(REL_CFLAGS) -c -o $@ $<
+	@[ -n "$(Q)" ] && echo "  CC      $<" || true
+	$(Q)$(CC) $(REL_CFLAGS) -c -o $@ $<
 
 build/test/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -c -o $@ $<
+	@[ -n "$(Q)" ] && echo "  CC-TEST $<" || true
+	$(Q)$(CC) $(TEST_CFLAGS) -c -o $@ $<
 
 build/test/skiff: build/test/libskiff.a build/test/cli/main.o
 	$(CC) $(TEST_LDFLAGS) -o $@ build/test/cli/main.o build/test/libskiff.a $(PKG_LIBS) -lm
 
 build/test/tests/unit/%: tests/unit/%.c build/test/libskiff.a $(UNIT_HELPERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(TEST_LDFLAGS) -o $@ $< $(UNIT_HELPERS) build/test/libskiff.a \
+	@[ -n "$(Q)" ] && echo "  LD-TEST $@" || true
+	$(Q)$(CC) $(TEST_CFLAGS) $(TEST_LDFLAGS) -o $@ $< $(UNIT_HELPERS) build/test/libskiff.a \
 		$(PKG_LIBS) -lcmocka -lm
 
 test: deps

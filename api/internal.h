@@ -64,6 +64,7 @@ struct api_req {
     bool orphan__; /* the api closed: never call back into the handler */
     api_done_fn done__;
     struct api__watch *watch__;
+    const struct api_route *route__; /* matched route, kept across the auth barrier */
     void *arena__;                   /* list of api_req_alloc blocks */
     struct api_req *next__, *prev__; /* api's live requests */
 };

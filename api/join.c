@@ -123,6 +123,7 @@ static void h_token_create(struct api_req *r)
 
     if (tc == NULL)
         return api_reply_error(r, ERR_NOMEM, "out of memory");
+    r->data = tc;
     if (ttl != NULL && (!json_is_integer(ttl) || json_integer_value(ttl) <= 0))
         return api_reply_error(r, ERR_INVALID, "ttlSeconds: must be a positive integer");
     if (ttl != NULL)

@@ -381,7 +381,9 @@ static int parse_query(struct api_req *r, const char *q, size_t len)
 
 /* Bearer token -> identity. The token is hashed and looked up; it is never
  * logged nor kept. */
-static bool authenticate(struct api_req *r, h2o_req_t *req)
+enum { AUTH_OK, AUTH_DENIED, AUTH_UNKNOWN };
+
+static int authenticate(struct api_req *r, h2o_req_t *req)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     char token[512], key[STORE_KEY_MAX + 1];
@@ -391,21 +393,49 @@ static bool authenticate(struct api_req *r, h2o_req_t *req)
     int rv;
 
     if (i < 0)
-        return false;
+        return AUTH_DENIED;
     v = req->headers.entries[i].value;
     if (v.len <= 7 || v.len - 7 >= sizeof token || strncasecmp(v.base, "Bearer ", 7) != 0)
-        return false;
+        return AUTH_DENIED;
     memcpy(token, v.base + 7, v.len - 7);
     token[v.len - 7] = '\0';
     rv = api_admin_token_key(token, key, sizeof key, &e);
     OPENSSL_cleanse(token, sizeof token);
     if (rv != 0)
-        return false;
+        return AUTH_DENIED;
     if (store_get(r->store, key, &kv, &e) != 0)
-        return false;
+        return AUTH_UNKNOWN;
     store_kv_close(&kv);
     r->identity = "admin";
-    return true;
+    return AUTH_OK;
+}
+
+static void dispatch_authed(struct api_req *r, h2o_req_t *req);
+
+/* A token unknown here may simply not have reached this replica yet (a node
+ * that joined a moment ago): catch up with the leader once, then decide.
+ * Bounded, so a flood of bad tokens cannot queue unbounded raft barriers. */
+#define AUTH_BARRIERS_PER_S 20
+
+static bool auth_barrier_allowed(struct api *a)
+{
+    static uint64_t window_ms, used;
+    uint64_t now = uv_now(a->loop);
+    if (now - window_ms >= 1000) {
+        window_ms = now;
+        used = 0;
+    }
+    return used++ < AUTH_BARRIERS_PER_S;
+}
+
+static void on_auth_barrier(struct api_req *r, int status)
+{
+    h2o_req_t *req = r->h2o__;
+    if (status != 0 || authenticate(r, req) != AUTH_OK) {
+        api_reply_error(r, ERR_DENIED, "Unauthorized");
+        return;
+    }
+    dispatch_authed(r, req);
 }
 
 static void dispatch(struct api *a, struct api_req *r, h2o_req_t *req)
@@ -434,10 +464,24 @@ static void dispatch(struct api *a, struct api_req *r, h2o_req_t *req)
         }
     }
     r->identity = "system:anonymous";
-    if (!(rt->flags & API_ROUTE_NOAUTH) && !authenticate(r, req)) {
-        api_reply_error(r, ERR_DENIED, "Unauthorized");
-        return;
+    r->route__ = rt;
+    if (!(rt->flags & API_ROUTE_NOAUTH)) {
+        int auth = authenticate(r, req);
+        struct err e;
+        if (auth == AUTH_UNKNOWN && auth_barrier_allowed(r->api) &&
+            api_req_barrier(r, on_auth_barrier, &e) == 0)
+            return;
+        if (auth != AUTH_OK) {
+            api_reply_error(r, ERR_DENIED, "Unauthorized");
+            return;
+        }
     }
+    dispatch_authed(r, req);
+}
+
+static void dispatch_authed(struct api_req *r, h2o_req_t *req)
+{
+    const struct api_route *rt = r->route__;
     if (req->entity.base != NULL && req->entity.len > API_BODY_MAX_BYTES) {
         api_reply_status(r, 413, "RequestEntityTooLarge",
                          "request body: %zu bytes exceed the limit of %u", req->entity.len,

@@ -727,10 +727,11 @@ static int token_list(const struct opts *o)
         return rv;
     }
     memset(&t, 0, sizeof t);
-    {
-        const char *hdr[] = {"ID", "EXPIRES", "STATE", "DESCRIPTION"};
-        table_add(&t, hdr);
-    }
+    t.n_cols = 4;
+    t.head[0] = "ID";
+    t.head[1] = "EXPIRES";
+    t.head[2] = "STATE";
+    t.head[3] = "DESCRIPTION";
     json_array_foreach(json_object_get(j, "items"), i, it)
     {
         const char *state = json_is_true(json_object_get(it, "revoked"))   ? "revoked"

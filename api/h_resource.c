@@ -133,6 +133,66 @@ static int read_page(struct api_req *r, const char *prefix, const char *start, s
     return 0;
 }
 
+/* ---- read consistency (Kubernetes semantics) ----
+ * resourceVersion unset: the most recent data (a quorum read: a raft barrier
+ * first, so a write acknowledged by any node is visible here). "0": whatever
+ * this replica has. N: data at least as new as N (barrier only if behind).
+ * Watches start from a revision and need none. */
+
+struct read_barrier {
+    void (*fn)(struct api_req *r);
+    bool done;
+};
+
+static void on_read_barrier(struct api_req *r, int status)
+{
+    struct read_barrier *rb = r->data;
+    if (status != 0) {
+        api_reply_err(r, &r->op.propose.err);
+        return;
+    }
+    rb->done = true;
+    rb->fn(r);
+}
+
+static bool read_now(struct api_req *r, void (*fn)(struct api_req *r))
+{
+    const char *rv_s = api_req_query(r, "resourceVersion");
+    struct read_barrier *rb = r->data;
+    uint64_t want = 0;
+    struct err e;
+
+    if (rb != NULL && rb->done) {
+        if (rv_s != NULL && parse_u64(rv_s, &want) == 0 && store_revision(r->store) < want) {
+            api_reply_status(r, 504, "Timeout", "Too large resource version: %llu, current: %llu",
+                             (unsigned long long)want,
+                             (unsigned long long)store_revision(r->store));
+            return false;
+        }
+        return true;
+    }
+    if (query_true(r, "watch"))
+        return true;
+    if (rv_s != NULL && rv_s[0] != '\0') {
+        if (parse_u64(rv_s, &want) != 0) {
+            api_reply_status(r, 400, "BadRequest", "resourceVersion: invalid value \"%s\"", rv_s);
+            return false;
+        }
+        if (want == 0 || store_revision(r->store) >= want)
+            return true;
+    }
+    rb = api_req_alloc(r, sizeof *rb);
+    if (rb == NULL) {
+        api_reply_error(r, ERR_NOMEM, "out of memory");
+        return false;
+    }
+    rb->fn = fn;
+    r->data = rb;
+    if (api_req_barrier(r, on_read_barrier, &e) != 0)
+        api_reply_err(r, &e);
+    return false;
+}
+
 static void list(struct api_req *r, const struct kind *k, const char *ns)
 {
     char prefix[STORE_KEY_MAX + 1], rv_s[24];
@@ -201,12 +261,14 @@ static void list(struct api_req *r, const struct kind *k, const char *ns)
 
 void api__h_cm_list(struct api_req *r)
 {
-    list(r, &configmaps, r->n_caps > 0 ? r->caps[0] : NULL);
+    if (read_now(r, api__h_cm_list))
+        list(r, &configmaps, r->n_caps > 0 ? r->caps[0] : NULL);
 }
 
 void api__h_node_list(struct api_req *r)
 {
-    list(r, &nodes, NULL);
+    if (read_now(r, api__h_node_list))
+        list(r, &nodes, NULL);
 }
 
 /* ---- get ---- */
@@ -244,12 +306,14 @@ static void get(struct api_req *r, const struct kind *k, const char *ns, const c
 
 void api__h_cm_get(struct api_req *r)
 {
-    get(r, &configmaps, r->caps[0], r->caps[1]);
+    if (read_now(r, api__h_cm_get))
+        get(r, &configmaps, r->caps[0], r->caps[1]);
 }
 
 void api__h_node_get(struct api_req *r)
 {
-    get(r, &nodes, NULL, r->caps[0]);
+    if (read_now(r, api__h_node_get))
+        get(r, &nodes, NULL, r->caps[0]);
 }
 
 /* ---- writes ---- */

@@ -178,7 +178,7 @@ sk_start() {
     mkdir -p "$WORK"
     "$SKIFF" init $(sk_flags 1) >>"$WORK/sk1.log" 2>&1 &
     PIDS[sk1]=$!
-    rec skiff init $(sk_flags 1)
+    rec ./skiff init $(sk_flags 1)
     wait_until 30 "skiff node1 initialized" test -s "$(sk_dir 1)/join-token"
     wait_until 30 "skiff admin kubeconfig" test -s "$(sk_dir 1)/admin.kubeconfig"
     SK_TOKEN=$(awk '/token:/ {print $2; exit}' "$(sk_dir 1)/admin.kubeconfig")
@@ -187,7 +187,7 @@ sk_start() {
         "$SKIFF" join $(sk_flags "$n") --server "127.0.0.1:$(sk_api 1)" --token "$jt" \
             >>"$WORK/sk$n.log" 2>&1 &
         PIDS[sk$n]=$!
-        rec skiff join $(sk_flags "$n") --server "127.0.0.1:$(sk_api 1)" --token '$JOIN_TOKEN'
+        rec ./skiff join $(sk_flags "$n") --server "127.0.0.1:$(sk_api 1)" --token '$JOIN_TOKEN'
     done
     wait_until 60 "skiff 3 voters healthy" sk_healthy
 }
@@ -203,7 +203,7 @@ sk_args() {
     LG_ARGS=(--mode skiff --url "$1" --token "$SK_TOKEN" --cacert "$(sk_dir 1)/pki/ca.crt"
         --clients "$2" --duration-s "$3" --max-requests "$4" --value-bytes "$VALUE_BYTES"
         --run-id "$5")
-    rec loadgen "${LG_ARGS[@]}"
+    rec build/rel/bench/loadgen "${LG_ARGS[@]}"
 }
 sk_revisions_equal() {
     local n r prev=
@@ -268,7 +268,7 @@ et_url() { echo "http://127.0.0.1:$(et_client "$1")"; }
 et_args() {
     LG_ARGS=(--mode etcd --url "$1" --clients "$2" --duration-s "$3" --max-requests "$4"
         --value-bytes "$VALUE_BYTES" --run-id "$5" "${@:6}")
-    rec loadgen "${LG_ARGS[@]}"
+    rec build/rel/bench/loadgen "${LG_ARGS[@]}"
 }
 et_revisions_equal() {
     local n r prev=
@@ -281,6 +281,19 @@ et_revisions_equal() {
 et_applied() { et_status "$1" | jq -r '.raftAppliedIndex'; }
 sk_applied() { sk_status "$1" | jq '.appliedIndex'; }
 
+# scan_logs SYS: WARN/ERROR lines in the node logs become notes in the results
+# (etcd's warn level is routine under leader kills: only its errors count)
+LOG_BAD=' (WARN|ERROR|FATAL) |"level":"(error|fatal|panic|dpanic)"|^panic:|Assertion|AddressSanitizer'
+scan_logs() {
+    local f c
+    for f in "$WORK/$1"[0-9].log; do
+        [ -e "$f" ] || continue
+        c=$(grep -c -E "$LOG_BAD" "$f")
+        [ "$c" -gt 0 ] || continue
+        NOTES+=("$(basename "$f" .log): $c warning/error log lines, e.g.: \`$(grep -m1 -E "$LOG_BAD" "$f" | cut -c1-300)\`")
+    done
+}
+
 # ======================= measurements =======================
 declare -A R=()  # results: R[key]=value
 
@@ -291,6 +304,7 @@ du_mb() { du -sm "$1" | awk '{print $1}'; }
 # bench_rss SYS(sk|et): RSS_OBJECTS writes, replicas converge, idle, read VmRSS.
 bench_rss() {
     local sys=$1 res n
+    for n in 1 2 3; do R[$sys.rss0.$n]=$(rss_kb "${PIDS[$sys$n]}"); done
     log "$sys: writing $RSS_OBJECTS objects for the RSS measurement"
     if [ "$sys" = sk ]; then
         sk_args "$(sk_url "$(sk_leader)")" "$CLIENTS" 120 "$RSS_OBJECTS" rss
@@ -301,6 +315,7 @@ bench_rss() {
         res=$(loadgen "${LG_ARGS[@]}") || fail "etcd rss load: $res"
         wait_until 60 "etcd replicas converge" et_revisions_equal
     fi
+    if [ "$sys" = sk ]; then R[$sys.rss.leader]=$(sk_leader); else R[$sys.rss.leader]=$(et_leader); fi
     [ "$(field ok "$res")" = "$RSS_OBJECTS" ] || fail "$sys: only $(field ok "$res") of $RSS_OBJECTS writes succeeded"
     # Deliberate idle period: the measurement is of an idle node, not a condition wait.
     sleep "$IDLE_SECS"
@@ -350,7 +365,11 @@ bench_failover() {
         else
             args=(--mode etcd "${args[@]}")
         fi
-        [ "$t" = 1 ] && rec loadgen "${args[@]}"
+        if [ "$t" = 1 ]; then
+            local shown=() a
+            for a in "${args[@]}"; do [ "$a" = "$pid" ] && shown+=('$LEADER_PID') || shown+=("$a"); done
+            rec build/rel/bench/loadgen "${shown[@]}"
+        fi
         res=$(loadgen "${args[@]}")
         wait "$pid" 2>/dev/null
         unset "PIDS[$sys$leader]"
@@ -365,7 +384,7 @@ bench_failover() {
         if [ "$sys" = sk ]; then
             idx=$(sk_applied "$survivor" 2>/dev/null)
             sk_restart "$leader"
-            [ "$t" = 1 ] && rec skiff run --data-dir "$(sk_dir "$leader")"
+            [ "$t" = 1 ] && rec ./skiff run --data-dir "$(sk_dir "$leader")"
             wait_until 60 "skiff healthy after restarting node$leader" sk_healthy "${idx:-0}"
         else
             idx=$(et_applied "$survivor" 2>/dev/null)
@@ -401,6 +420,7 @@ bench_tp sk follower "$(sk_url "$SK_FOLLOWER")"
 log "skiff: failover, $FO_TRIALS trials"
 bench_failover sk
 stop_all
+scan_logs sk
 
 log "etcd: starting 3 members"
 et_start
@@ -414,13 +434,14 @@ bench_tp et leader-tls-noreuse "https://127.0.0.1:$(et_tls "$ET_LEADER")" --inse
 log "etcd: failover, $FO_TRIALS trials"
 bench_failover et
 stop_all
+scan_logs et
 
 log "store alone vs raw LMDB"
 STORE_OUT=
 for sync in 0 1; do
     d=$(mktemp -d "$WORK/store.XXXX")
     if [ "$sync" = 0 ]; then a=("${STORE_ARGS[@]}"); else a=("${STORE_SYNC_ARGS[@]}"); fi
-    rec store_bench --dir DIR "${a[@]}" --value-bytes "$VALUE_BYTES" --sync "$sync"
+    rec build/rel/bench/store_bench --dir DIR "${a[@]}" --value-bytes "$VALUE_BYTES" --sync "$sync"
     STORE_OUT+=$(timeout 300 "$STORE_BENCH" --dir "$d" "${a[@]}" --value-bytes "$VALUE_BYTES" --sync "$sync") ||
         fail "store_bench --sync $sync"
     STORE_OUT+=$'\n'
@@ -503,15 +524,17 @@ report() {
     echo
     echo "### 3. Idle RSS after $RSS_OBJECTS objects (${VALUE_BYTES} B value each), ${IDLE_SECS} s idle"
     echo
-    echo "| member | skiff VmRSS MB | skiff VmHWM MB | skiff data dir MB | etcd VmRSS MB | etcd VmHWM MB | etcd data dir MB | RSS ratio |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| member | skiff VmRSS MB | skiff VmHWM MB | skiff RSS empty MB | skiff data dir MB | etcd VmRSS MB | etcd VmHWM MB | etcd RSS empty MB | etcd data dir MB | RSS ratio |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     local n maxsk=0
     for n in 1 2 3; do
-        echo "| $n | $(mb "${R[sk.rss.$n]}") | $(mb "${R[sk.hwm.$n]}") | ${R[sk.du.$n]} | $(mb "${R[et.rss.$n]}") | $(mb "${R[et.hwm.$n]}") | ${R[et.du.$n]} | $(ratio "${R[sk.rss.$n]}" "${R[et.rss.$n]}") |"
+        echo "| $n | $(mb "${R[sk.rss.$n]}") | $(mb "${R[sk.hwm.$n]}") | $(mb "${R[sk.rss0.$n]}") | ${R[sk.du.$n]} | $(mb "${R[et.rss.$n]}") | $(mb "${R[et.hwm.$n]}") | $(mb "${R[et.rss0.$n]}") | ${R[et.du.$n]} | $(ratio "${R[sk.rss.$n]}" "${R[et.rss.$n]}") |"
         [ "${R[sk.rss.$n]}" -gt "$maxsk" ] && maxsk=${R[sk.rss.$n]}
     done
     echo
-    echo "(member numbers are start order; the RSS load went through the leader, node1 / the etcd leader at the time)"
+    echo "(members in start order; leader during the load: skiff node${R[sk.rss.leader]:-?}, etcd e${R[et.rss.leader]:-?}; the writes went through the leader)"
+    echo
+    echo "\"RSS empty\": sampled right after the cluster became healthy, before any object was written."
     echo
     echo "Target (every skiff node < 20 MB): **$(verdict "$([ "$maxsk" -lt 20480 ] && echo 1 || echo 0)")** (max $(mb "$maxsk") MB)."
     echo

@@ -345,13 +345,61 @@ int cons_propose(struct cons *c, struct cons_propose *req, const struct store_tx
     return 0;
 }
 
+/* Barriers are batched: every read that arrives while one barrier is in
+ * flight rides on the next one (which starts after it arrived, so it still
+ * sees every write acknowledged before the read). N concurrent reads cost
+ * two raft entries, not N. */
+static void batch_start(struct cons *c);
+
+static void on_batch_done(struct cons_propose *batch, int status)
+{
+    struct cons *c = batch->data;
+    c->batch_inflight = false;
+    while (!QUEUE_IS_EMPTY(&c->batch_members)) {
+        struct cons_propose *req =
+            QUEUE_DATA(QUEUE_HEAD(&c->batch_members), struct cons_propose, queue__);
+        req->index = batch->index;
+        req->result.rev = store_revision(c->store);
+        if (status != 0)
+            req->err = batch->err;
+        cons__req_finish(req, status);
+    }
+    if (!QUEUE_IS_EMPTY(&c->batch_next) && !c->closing)
+        batch_start(c);
+}
+
+static void batch_start(struct cons *c)
+{
+    unsigned timeout_ms = 0;
+    queue *q;
+    QUEUE_FOREACH(q, &c->batch_next)
+    {
+        struct cons_propose *req = QUEUE_DATA(q, struct cons_propose, queue__);
+        uint64_t left = req->deadline__ > uv_now(c->loop) ? req->deadline__ - uv_now(c->loop) : 1;
+        if (left > timeout_ms)
+            timeout_ms = (unsigned)left;
+    }
+    while (!QUEUE_IS_EMPTY(&c->batch_next)) {
+        q = QUEUE_HEAD(&c->batch_next);
+        QUEUE_REMOVE(q);
+        QUEUE_PUSH(&c->batch_members, q);
+    }
+    c->batch_inflight = true;
+    req_init(c, &c->batch, timeout_ms, on_batch_done);
+    c->batch.data = c;
+    cons__rpc_forward(c, &c->batch, CONS__RPC_BARRIER);
+}
+
 int cons_barrier(struct cons *c, struct cons_propose *req, unsigned timeout_ms,
                  cons_propose_cb cb)
 {
     if (c->closing)
         return err_setf(&req->err, ERR_SHUTDOWN, "barrier: node is shutting down");
     req_init(c, req, timeout_ms, cb);
-    return cons__rpc_forward(c, req, CONS__RPC_BARRIER);
+    QUEUE_PUSH(&c->batch_next, (queue *)req->queue__);
+    if (!c->batch_inflight)
+        batch_start(c);
+    return 0;
 }
 
 /* A request answered by the leader with the index it was applied at: finish
@@ -481,6 +529,8 @@ int cons_new(uv_loop_t *loop, struct store *s, const struct cons_config *cfg, st
         c->cfg.dead_voter_ms = CONS_DEFAULT_DEAD_VOTER_MS;
     QUEUE_INIT(&c->waiting);
     QUEUE_INIT(&c->queued);
+    QUEUE_INIT(&c->batch_members);
+    QUEUE_INIT(&c->batch_next);
     QUEUE_INIT(&c->servers);
     c->next_rpc_id = 1;
 
@@ -654,6 +704,7 @@ void cons_close(struct cons *c, cons_close_cb cb, void *data)
     cons__rpc_close(c);
     fail_all(c, &c->waiting);
     fail_all(c, &c->queued);
+    fail_all(c, &c->batch_next);
     /* raft_close fails in-flight raft_apply requests with RAFT_SHUTDOWN, and
      * closes the transport (our cons__transport close hook). */
     raft_close(&c->raft, on_raft_closed);

@@ -56,7 +56,12 @@ struct cons {
 
     /* requests waiting for something: QUEUE-style intrusive lists */
     queue waiting;  /* propose/barrier reqs waiting for local apply of req->index */
-    queue queued;   /* follower proposals waiting for a leader connection */
+    queue queued;
+    /* read barriers, batched (see cons_barrier) */
+    struct cons_propose batch;
+    bool batch_inflight;
+    queue batch_members; /* riding on the barrier in flight */
+    queue batch_next;    /* arrived since: wait for the next one */   /* follower proposals waiting for a leader connection */
 
     /* leadership */
     bool leader_ready;  /* leader and the start barrier was applied */

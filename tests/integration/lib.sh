@@ -139,3 +139,41 @@ role_count_is() { [ "$(count_role "$1" "$2")" = "$3" ]; }
 cm_json() { # name key value
     printf '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"%s"},"data":{"%s":"%s"}}' "$1" "$2" "$3"
 }
+
+# ---- helpers for the membership, token and snapshot tests ----
+
+# start_join_with N VIA TOKEN: like start_join, with an explicit token
+start_join_with() {
+    "$SKIFF" join $(common_flags "$1") --server "127.0.0.1:$(api_port "$2")" --token "$3" \
+        >>"$T_DIR/n$1.log" 2>&1 &
+    T_PID[$1]=$!
+}
+
+# skiff_cli ARGS...: the skiff client as admin, with node 1's kubeconfig
+skiff_cli() { "$SKIFF" "$@" --kubeconfig "$(node_dir 1)/admin.kubeconfig"; }
+
+# leader_num N: the leader's node number as node N sees it (fails if none)
+leader_num() { local l; l=$(leader_of "$1"); [ -n "$l" ] || return 1; echo "${l#node}"; }
+
+# members_sig N: "name=role" of every member in node N's status, sorted
+members_sig() { status_json "$1" | jq -r '[.members[] | "\(.name)=\(.role)"] | sort | join(",")'; }
+
+# status_matches N JQ_EXPR [jq args...]: predicate; jq -e on node N's status
+status_matches() {
+    local n=$1 expr=$2 s; shift 2
+    s=$(status_json "$n") || return 1
+    jq -e "$@" "$expr" <<<"$s" >/dev/null
+}
+
+# log_has N REGEX: predicate; node N's log matches
+log_has() { grep -q -- "$2" "$T_DIR/n$1.log"; }
+
+# cm_count N: ConfigMaps in the default namespace as node N lists them
+cm_count() { api_body "$1" GET /api/v1/namespaces/default/configmaps | jq '.items | length'; }
+cm_count_is() { [ "$(cm_count "$1")" = "$2" ]; }
+
+# cm_value_is N NAME KEY VALUE: predicate; node N serves ConfigMap NAME with data.KEY = VALUE
+cm_value_is() {
+    local b; b=$(api_body "$1" GET "/api/v1/namespaces/default/configmaps/$2") || return 1
+    [ "$(jq -r --arg k "$3" '.data[$k] // empty' <<<"$b")" = "$4" ]
+}

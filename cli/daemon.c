@@ -47,7 +47,7 @@ struct node_conf {
     char api_listen[64];
     char peer_listen[64];
     char advertise[64];
-    unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms;
+    unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms, store_mb;
 };
 
 struct daemon {
@@ -70,7 +70,7 @@ struct daemon {
 
 struct opts {
     const char *data_dir, *listen, *peer_listen, *advertise, *name, *server, *token;
-    unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms;
+    unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms, store_mb;
     long token_ttl_s;
 };
 
@@ -88,6 +88,7 @@ enum {
     OPT_VOTERS,
     OPT_DEAD_VOTER,
     OPT_TOKEN_TTL,
+    OPT_STORE_SIZE,
     OPT_HELP,
 };
 
@@ -105,6 +106,7 @@ static const struct option long_opts[] = {
     {"voters", required_argument, NULL, OPT_VOTERS},
     {"dead-voter-timeout-ms", required_argument, NULL, OPT_DEAD_VOTER},
     {"token-ttl", required_argument, NULL, OPT_TOKEN_TTL},
+    {"store-size-mb", required_argument, NULL, OPT_STORE_SIZE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -139,6 +141,7 @@ static void usage_daemon(FILE *f, const char *cmd)
                "  --snapshot-threshold N      entries between snapshots (default %d)\n"
                "  --voters N                  maximum voters (default 5: 3 below 5 nodes)\n"
                "  --dead-voter-timeout-ms N   replace a voter unreachable this long (default %d)\n"
+               "  --store-size-mb N           LMDB map size; writes are refused above 90%% (default 1024)\n"
                "  --token-ttl DURATION        init: first join token lifetime, e.g. 24h, 30m (default 24h)\n",
             DEFAULT_DATA_DIR, DEFAULT_API_PORT, DEFAULT_PEER_PORT, CONS_DEFAULT_ELECTION_MS,
             CONS_DEFAULT_HEARTBEAT_MS, CONS_DEFAULT_SNAP_THRESHOLD, CONS_DEFAULT_DEAD_VOTER_MS);
@@ -239,6 +242,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
             if (parse_uint("dead-voter-timeout-ms", optarg, &o->dead_voter_ms))
                 return 2;
             break;
+        case OPT_STORE_SIZE:
+            if (parse_uint("store-size-mb", optarg, &o->store_mb))
+                return 2;
+            break;
         case OPT_TOKEN_TTL:
             if (cli_parse_duration(optarg, &o->token_ttl_s) != 0) {
                 fprintf(stderr, "skiff: --token-ttl: want a duration like 24h or 30m, got \"%s\"\n",
@@ -272,12 +279,13 @@ static void path_join(char *out, size_t n, const char *dir, const char *file)
 static int conf_save(const char *dir, const struct node_conf *nc, struct err *e)
 {
     char path[1200], tmp[1300];
-    json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i}", "name", nc->name,
+    json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "name", nc->name,
                           "id", (json_int_t)nc->id, "apiListen", nc->api_listen, "peerListen",
                           nc->peer_listen, "advertise", nc->advertise, "electionTimeoutMs",
                           (int)nc->election_ms, "heartbeatMs", (int)nc->heartbeat_ms,
                           "snapshotThreshold", (int)nc->snapshot_threshold, "voters",
-                          (int)nc->voters, "deadVoterTimeoutMs", (int)nc->dead_voter_ms);
+                          (int)nc->voters, "deadVoterTimeoutMs", (int)nc->dead_voter_ms,
+                          "storeSizeMb", (int)nc->store_mb);
     int rv;
     path_join(path, sizeof path, dir, "node.json");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -295,7 +303,7 @@ static int conf_load(const char *dir, struct node_conf *nc, struct err *e)
     json_t *j;
     const char *name = NULL, *api = NULL, *peer = NULL, *adv = NULL;
     json_int_t id = 0;
-    int el = 0, hb = 0, snap = 0, voters = 0, dead = 0;
+    int el = 0, hb = 0, snap = 0, voters = 0, dead = 0, store_mb = 0;
     path_join(path, sizeof path, dir, "node.json");
     j = json_load_file(path, 0, &je);
     if (j == NULL) {
@@ -304,10 +312,11 @@ static int conf_load(const char *dir, struct node_conf *nc, struct err *e)
                             "%s: no node here (run skiff init or skiff join first)", dir);
         return err_setf(e, ERR_INVALID, "%s: line %d: %s", path, je.line, je.text);
     }
-    if (json_unpack_ex(j, &je, 0, "{s:s, s:I, s:s, s:s, s:s, s?i, s?i, s?i, s?i, s?i}", "name",
-                       &name, "id", &id, "apiListen", &api, "peerListen", &peer, "advertise",
-                       &adv, "electionTimeoutMs", &el, "heartbeatMs", &hb, "snapshotThreshold",
-                       &snap, "voters", &voters, "deadVoterTimeoutMs", &dead) != 0) {
+    if (json_unpack_ex(j, &je, 0, "{s:s, s:I, s:s, s:s, s:s, s?i, s?i, s?i, s?i, s?i, s?i}",
+                       "name", &name, "id", &id, "apiListen", &api, "peerListen", &peer,
+                       "advertise", &adv, "electionTimeoutMs", &el, "heartbeatMs", &hb,
+                       "snapshotThreshold", &snap, "voters", &voters, "deadVoterTimeoutMs", &dead,
+                       "storeSizeMb", &store_mb) != 0) {
         json_decref(j);
         return err_setf(e, ERR_INVALID, "%s: %s", path, je.text);
     }
@@ -322,6 +331,7 @@ static int conf_load(const char *dir, struct node_conf *nc, struct err *e)
     nc->snapshot_threshold = (unsigned)snap;
     nc->voters = (unsigned)voters;
     nc->dead_voter_ms = (unsigned)dead;
+    nc->store_mb = (unsigned)store_mb;
     json_decref(j);
     return 0;
 }
@@ -384,6 +394,7 @@ static int conf_from_opts(const struct opts *o, struct node_conf *nc, struct err
     nc->snapshot_threshold = o->snapshot_threshold;
     nc->voters = o->voters;
     nc->dead_voter_ms = o->dead_voter_ms;
+    nc->store_mb = o->store_mb;
     return 0;
 }
 
@@ -657,6 +668,7 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
      * re-applies what LMDB lost in a crash (the applied index lives in the
      * same LMDB txn), so the store itself need not sync every commit. */
     so.no_sync = true;
+    so.map_size_bytes = (size_t)d->conf.store_mb << 20;
     rv = store_open(store_dir, &so, &d->store, e);
     if (rv != 0)
         return rv;

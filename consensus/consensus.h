@@ -43,6 +43,8 @@ struct cons_config {
 #define CONS_DEFAULT_SNAP_THRESHOLD 1024
 #define CONS_DEFAULT_SNAP_TRAILING 256
 #define CONS_DEFAULT_DEAD_VOTER_MS 10000
+/* proposals that add data are refused above this share of the store's map */
+#define CONS_QUOTA_PERCENT 90
 
 /* Creates the replica over an open store (borrowed; must outlive c). Does
  * not start networking. On success *out is owned: cons_close. */
@@ -86,8 +88,9 @@ struct cons_propose {
  * leader: raft_apply. On a follower: forwarded to the leader over the peer
  * RPC. Either way cb fires once the txn is applied on THIS node's replica
  * (read-your-writes on any node), or with ERR_UNAVAILABLE (no leader within
- * timeout_ms, 0 = 5000), ERR_TIMEOUT, ERR_SHUTDOWN, ERR_INVALID (bad txn,
- * returned synchronously: then cb never fires). req memory must stay valid
+ * timeout_ms, 0 = 5000), ERR_TIMEOUT, ERR_SHUTDOWN. Returned synchronously
+ * (cb then never fires): ERR_INVALID (bad txn), ERR_UNAVAILABLE (the store
+ * is above CONS_QUOTA_PERCENT and the txn puts data). req memory must stay valid
  * until cb. */
 int cons_propose(struct cons *c, struct cons_propose *req, const struct store_txn *txn,
                  unsigned timeout_ms, cons_propose_cb cb);

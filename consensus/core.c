@@ -318,6 +318,26 @@ static void req_init(struct cons *c, struct cons_propose *req, unsigned timeout_
     QUEUE_INIT((queue *)req->queue__);
 }
 
+/* Disk-full guard, like etcd's NOSPACE alarm: an apply that fails for lack
+ * of space cannot be skipped (replicas would diverge), so refuse new data at
+ * the proposer while there is headroom. Deletes always pass, to free space. */
+static int check_quota(struct cons *c, const struct store_txn *txn, struct err *e)
+{
+    uint64_t used, limit;
+    bool puts = false;
+    for (size_t i = 0; i < txn->n_ops; i++)
+        puts = puts || txn->ops[i].kind == STORE_OP_PUT;
+    if (!puts)
+        return 0;
+    store_usage(c->store, &used, &limit);
+    if (limit > 0 && used > limit / 100 * CONS_QUOTA_PERCENT)
+        return err_setf(e, ERR_UNAVAILABLE,
+                        "store is full: %.1f of %.1f MiB used (limit %d%%); delete objects to "
+                        "free space",
+                        (double)used / (1 << 20), (double)limit / (1 << 20), CONS_QUOTA_PERCENT);
+    return 0;
+}
+
 int cons_propose(struct cons *c, struct cons_propose *req, const struct store_txn *txn,
                  unsigned timeout_ms, cons_propose_cb cb)
 {
@@ -330,6 +350,9 @@ int cons_propose(struct cons *c, struct cons_propose *req, const struct store_tx
         req->err = e;
         return rv;
     }
+    rv = check_quota(c, txn, &req->err);
+    if (rv != 0)
+        return rv;
     req_init(c, req, timeout_ms, cb);
     rv = store_txn_encode(txn, &req->buf__, &req->len__, &req->err);
     if (rv != 0)

@@ -234,3 +234,15 @@ uint64_t store_compact_revision(struct store *s)
 {
     return s->compact_rev;
 }
+
+void store_usage(struct store *s, uint64_t *used_bytes, uint64_t *limit_bytes)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    *used_bytes = 0;
+    *limit_bytes = s->opts.map_size_bytes;
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+        return;
+    *used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+    *limit_bytes = info.me_mapsize;
+}

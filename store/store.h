@@ -125,6 +125,11 @@ struct store_txn_owned {
 int store_txn_decode(const void *data, size_t len, struct store_txn_owned *out, struct err *e);
 void store_txn_owned_close(struct store_txn_owned *t);
 
+/* Space: used = LMDB's high-water mark of pages in use (a conservative
+ * figure: freed pages are reused before the map grows), limit = the map
+ * size. Proposers refuse new data near the limit (see consensus). */
+void store_usage(struct store *s, uint64_t *used_bytes, uint64_t *limit_bytes);
+
 /* ---- reads (current revision) ---- */
 
 /* Reads one key. ERR_NOTFOUND if absent. out is owned by the caller. */

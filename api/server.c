@@ -225,6 +225,10 @@ void api_reply_raw(struct api_req *r, int http_status, const char *content_type,
     if (r->orphan__) /* the api is closing: let the client reconnect elsewhere */
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONNECTION, NULL,
                        H2O_STRLIT("close"));
+    /* h2o_send_inline leaves the length unset; without it h2o 2.2 answers a
+     * request that had a body with "Connection: close" and no framing, so
+     * every POST/PUT cost a new TLS connection. */
+    req->res.content_length = len;
     h2o_send_inline(req, body, len); /* copies body into the request pool */
 }
 

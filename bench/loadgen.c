@@ -14,9 +14,10 @@
  * Throughput run (default): stops issuing after --duration-s or
  * --max-requests, waits for what is in flight, prints one line:
  *   RESULT ok=N errors=N elapsed_s=F rps=F p50_ms=F p90_ms=F p99_ms=F max_ms=F
- * Failover run (--failover-kill PID): sends SIGKILL to PID, then keeps one
- * write in flight to every --url (the survivors) until one succeeds:
- *   RESULT failover_ms=F via=URL attempts=N
+ * Failover run (--failover-kill PID): sends SIGKILL to PID, then starts a
+ * write to every --url (the survivors) every 20 ms, overlapping, until one
+ * succeeds:
+ *   RESULT failover_ms=F via=URL attempts=N failed=N
  * Every loop is bounded by a deadline and a request count; every request has
  * a timeout (--timeout-ms). */
 #include <curl/curl.h>
@@ -57,7 +58,6 @@ struct slot {
     char *body;
     size_t body_cap;
     double started;
-    double next_at; /* failover: do not retry before this time */
     int url_idx;
     bool busy;
     char resp[ERRMSG_MAX];
@@ -277,20 +277,42 @@ static int run_throughput(CURLM *m)
     return n_ok > 0 ? 0 : 1;
 }
 
-/* One write in flight per survivor; retried 10 ms after each failure. */
+/* Failover probe: every FO_STAGGER_MS a new write starts to every survivor,
+ * overlapping the ones still in flight (each ends at --timeout-ms). A write
+ * that hangs while there is no leader therefore does not hide the moment a
+ * later one could succeed: the resolution is FO_STAGGER_MS, whatever the
+ * timeout. */
+#define FO_STAGGER_MS 20
 static int run_failover(CURLM *m)
 {
-    for (int i = 0; i < o.n_urls; i++)
-        setup_slot(&slots[i], i);
+    int per_url = (int)(o.timeout_ms / FO_STAGGER_MS) + 2;
+    if (per_url * o.n_urls > MAX_CLIENTS)
+        per_url = MAX_CLIENTS / o.n_urls;
+    int n_slots = per_url * o.n_urls;
+    double next_start[MAX_URLS];
+    for (int i = 0; i < n_slots; i++)
+        setup_slot(&slots[i], i % o.n_urls);
     if (kill(o.failover_kill, SIGKILL) != 0) {
         fprintf(stderr, "loadgen: kill %d: %s\n", (int)o.failover_kill, strerror(errno));
         return 2;
     }
     double t0 = now_s(), deadline = t0 + o.duration_s;
-    for (int i = 0; i < o.n_urls; i++)
-        start(m, &slots[i]);
+    for (int u = 0; u < o.n_urls; u++)
+        next_start[u] = t0;
     int running;
     while (now_s() < deadline && n_issued < o.max_requests) {
+        double t = now_s();
+        for (int u = 0; u < o.n_urls; u++) {
+            if (t < next_start[u])
+                continue;
+            for (int i = u; i < n_slots; i += o.n_urls) {
+                if (!slots[i].busy) {
+                    start(m, &slots[i]);
+                    break;
+                }
+            }
+            next_start[u] += FO_STAGGER_MS / 1e3;
+        }
         curl_multi_perform(m, &running);
         CURLMsg *msg;
         int left;
@@ -299,20 +321,17 @@ static int run_failover(CURLM *m)
                 continue;
             struct slot *s;
             if (finish(m, msg, &s)) {
-                printf("RESULT failover_ms=%.1f via=%s attempts=%ld\n", (now_s() - t0) * 1e3,
-                       o.urls[s->url_idx], n_issued);
+                printf("RESULT failover_ms=%.1f via=%s attempts=%ld failed=%ld\n",
+                       (now_s() - t0) * 1e3, o.urls[s->url_idx], n_issued, n_err);
+                if (first_err[0])
+                    printf("FIRST_ERROR %s\n", first_err);
                 return 0;
             }
             n_err++;
-            s->next_at = now_s() + 0.010;
         }
-        double t = now_s();
-        for (int i = 0; i < o.n_urls; i++)
-            if (!slots[i].busy && t >= slots[i].next_at && n_issued < o.max_requests)
-                start(m, &slots[i]);
-        curl_multi_poll(m, NULL, 0, 5, NULL);
+        curl_multi_poll(m, NULL, 0, 2, NULL);
     }
-    printf("RESULT failover_ms=-1 via=none attempts=%ld\n", n_issued);
+    printf("RESULT failover_ms=-1 via=none attempts=%ld failed=%ld\n", n_issued, n_err);
     if (first_err[0])
         printf("FIRST_ERROR %s\n", first_err);
     return 1;

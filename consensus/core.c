@@ -2,8 +2,10 @@
  * barriers, applied-index waiters and leadership callbacks. */
 #include "consensus/consensus.h"
 
+#include <assert.h>
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,14 @@ static void on_check(uv_check_t *h);
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+/* raft fills its errmsg only for some failures (not for RAFT_BUSY, say):
+ * fall back to the code's name so an error never reads "bootstrap: ". */
+static const char *raft_why(struct raft *r, int rv)
+{
+    const char *msg = raft_errmsg(r);
+    return msg != NULL && msg[0] != '\0' ? msg : raft_strerror(rv);
 }
 
 /* ---- FSM ---- */
@@ -84,35 +94,70 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     return 0;
 }
 
+/* Snapshots are taken in three steps (raft FSM version 3) so that
+ * serialising a large store never stalls the loop (elections, heartbeats):
+ * on the loop, open an LMDB read txn at exactly the applied index; in the
+ * thread pool, serialise it; back on the loop, release everything. */
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    struct cons *c = fsm->data;
+    struct err e;
+    int rv;
+    assert(c->snap == NULL);
+    *bufs = raft_calloc(1, sizeof **bufs);
+    if (*bufs == NULL)
+        return RAFT_NOMEM;
+    *n_bufs = 1;
+    rv = store_snapshot_begin(c->store, &c->snap, &e);
+    if (rv != 0) {
+        raft_free(*bufs);
+        *bufs = NULL;
+        *n_bufs = 0;
+        LOG_ERROR("cons", "snapshot_failed", "err=\"%s\"", e.msg);
+        return RAFT_IOERR;
+    }
+    c->snap_index = raft_last_applied(&c->raft);
+    return 0;
+}
+
+/* Thread pool: touches only c->snap and the buffers (raft serialises the
+ * three calls, and nothing else uses c->snap meanwhile). */
+static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     struct cons *c = fsm->data;
     struct err e;
     void *data;
     size_t len;
-    int rv = store_snapshot(c->store, &data, &len, &e);
+    int rv = store_snapshot_write(c->snap, &data, &len, &e);
+    (void)n_bufs;
     if (rv != 0) {
-        LOG_ERROR("cons", "snapshot_failed", "err=\"%s\"", e.msg);
+        snprintf(c->snap_err, sizeof c->snap_err, "%s", e.msg);
         return RAFT_IOERR;
     }
-    *bufs = raft_malloc(sizeof **bufs);
-    if (*bufs == NULL)
-        goto oom;
-    (*bufs)[0].base = raft_malloc(len ? len : 1);
-    if ((*bufs)[0].base == NULL) {
-        raft_free(*bufs);
-        goto oom;
-    }
-    memcpy((*bufs)[0].base, data, len);
+    (*bufs)[0].base = data;
     (*bufs)[0].len = len;
-    *n_bufs = 1;
-    free(data);
-    LOG_INFO("cons", "snapshot_taken", "index=%llu bytes=%zu",
-             (unsigned long long)raft_last_applied(&c->raft), len);
     return 0;
-oom:
-    free(data);
-    return RAFT_NOMEM;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+                                 unsigned *n_bufs)
+{
+    struct cons *c = fsm->data;
+    if (*bufs != NULL) {
+        if ((*bufs)[0].base != NULL)
+            LOG_INFO("cons", "snapshot_taken", "index=%llu bytes=%zu",
+                     (unsigned long long)c->snap_index, (*bufs)[0].len);
+        else
+            LOG_ERROR("cons", "snapshot_failed", "err=\"%s\"", c->snap_err);
+        free((*bufs)[0].base); /* msgpack's buffer: malloc'ed */
+        raft_free(*bufs);
+    }
+    *bufs = NULL;
+    *n_bufs = 0;
+    store_snapshot_end(c->snap);
+    c->snap = NULL;
+    c->snap_err[0] = '\0';
+    return 0;
 }
 
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
@@ -129,6 +174,55 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
              (unsigned long long)store_applied_index(c->store));
     raft_free(buf->base); /* the FSM owns the buffer once restore succeeds */
     cons__waiters_kick(c);
+    return 0;
+}
+
+/* raft_uv 0.15 is a version-1 raft_io without async_work, which raft needs
+ * for FSM snapshots off the loop; this adds it with uv_queue_work. Work in
+ * flight holds the cons open (free_cons waits for it). */
+struct async_work {
+    uv_work_t w;
+    struct cons *c;
+    struct raft_io_async_work *req;
+    raft_io_async_work_cb cb;
+    int status;
+};
+
+static void async_work_run(uv_work_t *w)
+{
+    struct async_work *aw = w->data;
+    aw->status = aw->req->work(aw->req);
+}
+
+static void free_cons(struct cons *c);
+
+static void async_work_done(uv_work_t *w, int status)
+{
+    struct async_work *aw = w->data;
+    struct cons *c = aw->c;
+    aw->cb(aw->req, status == UV_ECANCELED ? RAFT_CANCELED : aw->status);
+    free(aw);
+    if (--c->async_pending == 0 && c->closed_pending_async)
+        free_cons(c);
+}
+
+static int io_async_work(struct raft_io *io, struct raft_io_async_work *req,
+                         raft_io_async_work_cb cb)
+{
+    struct cons *c = (struct cons *)((char *)io - offsetof(struct cons, io));
+    struct async_work *aw = malloc(sizeof *aw);
+    if (aw == NULL)
+        return RAFT_NOMEM;
+    aw->w.data = aw;
+    aw->c = c;
+    aw->req = req;
+    aw->cb = cb;
+    aw->status = 0;
+    if (uv_queue_work(c->loop, &aw->w, async_work_run, async_work_done) != 0) {
+        free(aw);
+        return RAFT_IOERR;
+    }
+    c->async_pending++;
     return 0;
 }
 
@@ -395,8 +489,7 @@ static void batch_start(struct cons *c)
 {
     unsigned timeout_ms = 0;
     queue *q;
-    QUEUE_FOREACH(q, &c->batch_next)
-    {
+    QUEUE_FOREACH (q, &c->batch_next) {
         struct cons_propose *req = QUEUE_DATA(q, struct cons_propose, queue__);
         uint64_t left = req->deadline__ > uv_now(c->loop) ? req->deadline__ - uv_now(c->loop) : 1;
         if (left > timeout_ms)
@@ -413,8 +506,7 @@ static void batch_start(struct cons *c)
     cons__rpc_forward(c, &c->batch, CONS__RPC_BARRIER);
 }
 
-int cons_barrier(struct cons *c, struct cons_propose *req, unsigned timeout_ms,
-                 cons_propose_cb cb)
+int cons_barrier(struct cons *c, struct cons_propose *req, unsigned timeout_ms, cons_propose_cb cb)
 {
     if (c->closing)
         return err_setf(&req->err, ERR_SHUTDOWN, "barrier: node is shutting down");
@@ -582,19 +674,23 @@ int cons_new(uv_loop_t *loop, struct store *s, const struct cons_config *cfg, st
         goto err_free;
     }
     c->io_inited = true;
+    c->io.version = 2;
+    c->io.async_work = io_async_work;
     /* Snapshot compression needs liblz4 at raft build time; ours are small
      * msgpack buffers, so plain is fine and portable. */
     raft_uv_set_snapshot_compression(&c->io, false);
     raft_uv_set_connect_retry_delay(&c->io, 200);
 
-    c->fsm.version = 1;
+    c->fsm.version = 3;
     c->fsm.data = c;
     c->fsm.apply = fsm_apply;
     c->fsm.snapshot = fsm_snapshot;
     c->fsm.restore = fsm_restore;
+    c->fsm.snapshot_finalize = fsm_snapshot_finalize;
+    c->fsm.snapshot_async = fsm_snapshot_async;
     rv = raft_init(&c->raft, &c->io, &c->fsm, cfg->id, c->peer_address);
     if (rv != 0) {
-        rv = err_setf(e, ERR_IO, "consensus: raft init: %s", raft_errmsg(&c->raft));
+        rv = err_setf(e, ERR_IO, "consensus: raft init: %s", raft_why(&c->raft, rv));
         goto err_free;
     }
     c->raft_inited = true;
@@ -648,7 +744,7 @@ int cons_bootstrap(struct cons *c, struct err *e)
     if (rv == RAFT_CANTBOOTSTRAP)
         return err_setf(e, ERR_CONFLICT, "bootstrap: %s already holds raft state", c->raft_dir);
     if (rv != 0)
-        return err_setf(e, ERR_IO, "bootstrap: %s", raft_errmsg(&c->raft));
+        return err_setf(e, ERR_IO, "bootstrap: %s", raft_why(&c->raft, rv));
     return 0;
 }
 
@@ -656,7 +752,7 @@ int cons_start(struct cons *c, struct err *e)
 {
     int rv = raft_start(&c->raft);
     if (rv != 0)
-        return err_setf(e, ERR_IO, "raft start: %s", raft_errmsg(&c->raft));
+        return err_setf(e, ERR_IO, "raft start: %s", raft_why(&c->raft, rv));
     c->started = true;
     uv_timer_start(&c->tick, on_tick, CONS__TICK_MS, CONS__TICK_MS);
     LOG_INFO("cons", "started", "id=%llu peer=%s applied=%llu rev=%llu",
@@ -679,6 +775,7 @@ static void free_cons(struct cons *c)
 {
     cons_close_cb cb = c->close_cb;
     void *data = c->close_data;
+    store_snapshot_end(c->snap); /* raft closed mid-snapshot: no finalize came */
     if (c->transport_inited)
         cons__transport_free(&c->transport);
     free(c->data_dir);
@@ -697,7 +794,11 @@ static void free_cons(struct cons *c)
 static void on_handle_closed(uv_handle_t *h)
 {
     struct cons *c = h->data;
-    if (--c->pending_closes == 0)
+    if (--c->pending_closes != 0)
+        return;
+    if (c->async_pending > 0)
+        c->closed_pending_async = true; /* the last async_work_done frees */
+    else
         free_cons(c);
 }
 

@@ -43,6 +43,11 @@ struct cons {
     struct raft_io io;
     struct raft_uv_transport transport;
     struct raft_fsm fsm;
+    struct store_snap *snap; /* the snapshot being taken, if any */
+    uint64_t snap_index;
+    int async_pending;          /* io_async_work items in the thread pool */
+    bool closed_pending_async;  /* closed: free when the last one is done */
+    char snap_err[ERR_MSG_SIZE];
     bool io_inited, transport_inited, raft_inited, started, closing;
 
     uv_timer_t tick;

@@ -9,6 +9,7 @@
 
 #include "store/internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define SNAP_MAGIC   "skiff-store-snapshot"
@@ -49,22 +50,43 @@ static int pack_entries(struct store *s, MDB_txn *txn, msgpack_packer *pk, struc
     return rv;
 }
 
-int store_snapshot(struct store *s, void **data, size_t *len, struct err *e)
+struct store_snap {
+    struct store *s;
+    MDB_txn *txn; /* read-only: a consistent view while applies go on */
+};
+
+int store_snapshot_begin(struct store *s, struct store_snap **out, struct err *e)
 {
+    struct store_snap *sn = calloc(1, sizeof *sn);
+    int rv;
+    if (sn == NULL)
+        return err_setf(e, ERR_NOMEM, "snapshot: out of memory");
+    sn->s = s;
+    rv = store__txn_begin(s, false, &sn->txn, e);
+    if (rv != 0) {
+        free(sn);
+        return rv;
+    }
+    *out = sn;
+    return 0;
+}
+
+/* Runs on any thread: touches only the read txn and the store's immutable
+ * handles (MDB_NOTLS lets a read txn move between threads). */
+int store_snapshot_write(struct store_snap *sn, void **data, size_t *len, struct err *e)
+{
+    struct store *s = sn->s;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    MDB_txn *txn;
     uint64_t rev;
     uint64_t applied;
     int prc;
-    int rv = store__txn_begin(s, false, &txn, e);
-    if (rv != 0)
-        return rv;
+    int rv;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    if ((rv = store__meta_get(s, txn, "revision", &rev, e)) != 0 ||
-        (rv = store__meta_get(s, txn, "applied_index", &applied, e)) != 0)
-        goto out_abort;
+    if ((rv = store__meta_get(s, sn->txn, "revision", &rev, e)) != 0 ||
+        (rv = store__meta_get(s, sn->txn, "applied_index", &applied, e)) != 0)
+        goto out;
     prc = msgpack_pack_array(&pk, 5);
     prc |= msgpack_pack_str_with_body(&pk, SNAP_MAGIC, strlen(SNAP_MAGIC));
     prc |= msgpack_pack_uint64(&pk, SNAP_VERSION);
@@ -72,11 +94,10 @@ int store_snapshot(struct store *s, void **data, size_t *len, struct err *e)
     prc |= msgpack_pack_uint64(&pk, applied);
     if (prc != 0) {
         rv = err_setf(e, ERR_NOMEM, "snapshot: out of memory");
-        goto out_abort;
+        goto out;
     }
-    rv = pack_entries(s, txn, &pk, e);
-out_abort:
-    mdb_txn_abort(txn);
+    rv = pack_entries(s, sn->txn, &pk, e);
+out:
     if (rv != 0) {
         msgpack_sbuffer_destroy(&sb);
         return rv;
@@ -84,6 +105,25 @@ out_abort:
     *len = sb.size;
     *data = msgpack_sbuffer_release(&sb);
     return 0;
+}
+
+void store_snapshot_end(struct store_snap *sn)
+{
+    if (sn == NULL)
+        return;
+    mdb_txn_abort(sn->txn);
+    free(sn);
+}
+
+int store_snapshot(struct store *s, void **data, size_t *len, struct err *e)
+{
+    struct store_snap *sn;
+    int rv = store_snapshot_begin(s, &sn, e);
+    if (rv != 0)
+        return rv;
+    rv = store_snapshot_write(sn, data, len, e);
+    store_snapshot_end(sn);
+    return rv;
 }
 
 /* The parsed header of a snapshot; entries still point into the unpacked

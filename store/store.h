@@ -192,6 +192,16 @@ void store_watch_stop(struct store_watch *w);
 /* Serialises every key with its revisions plus the revision and applied
  * index into one buffer (msgpack). *data is malloc'ed: free(). */
 int store_snapshot(struct store *s, void **data, size_t *len, struct err *e);
+/* The same in three steps, so the serialisation can leave the loop thread:
+ * begin (loop thread) opens a read txn, a consistent view that later applies
+ * do not disturb; write (any thread, once) serialises that view like
+ * store_snapshot; end (loop thread) releases it. Every begun snapshot must be
+ * ended before store_close. sn is owned by the caller until end. */
+struct store_snap;
+int store_snapshot_begin(struct store *s, struct store_snap **out, struct err *e);
+int store_snapshot_write(struct store_snap *sn, void **data, size_t *len, struct err *e);
+void store_snapshot_end(struct store_snap *sn);
+
 /* Replaces the whole content with a snapshot, atomically (one LMDB txn): on
  * error nothing changed. History is cleared and the compact revision becomes
  * the snapshot's revision, so older watches get ERR_COMPACTED. Live watches

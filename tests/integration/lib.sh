@@ -3,7 +3,7 @@
 # Each node N gets DIR/nN, API port BASE+N, peer port BASE+100+N.
 set -u
 SKIFF=${SKIFF_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/test/skiff}
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:log_path=}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:handle_abort=1}
 T_DIR=$(mktemp -d /tmp/skiff-it.XXXXXX)
 # a port block unlikely to collide with another test run
 T_BASE=$(( 20000 + ($$ % 400) * 100 ))
@@ -181,4 +181,26 @@ cm_count_is() { [ "$(cm_count "$1")" = "$2" ]; }
 cm_value_is() {
     local b; b=$(api_body "$1" GET "/api/v1/namespaces/default/configmaps/$2") || return 1
     [ "$(jq -r --arg k "$3" '.data[$k] // empty' <<<"$b")" = "$4" ]
+}
+
+# ports_pick_base: moves T_BASE below the kernel's ephemeral port range and
+# onto a 200-port block where nothing is bound right now. lib.sh's default
+# block (20000..59999) overlaps the ephemeral range (32768..60999 here): an
+# outgoing connection of any process may hold a node's port, and that node
+# then fails to listen. Call right after sourcing lib.sh, before any node.
+ports_pick_base() {
+    local lo blocks i cand used
+    lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    lo=${lo:-32768}
+    blocks=$(( (lo - 10000) / 200 ))
+    used=$(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}' | sort -un)
+    for (( i = 0; i < blocks; i++ )); do
+        cand=$(( 10000 + (($$ + i) % blocks) * 200 ))
+        if ! awk -v lo="$cand" -v hi=$(( cand + 199 )) '$1 >= lo && $1 <= hi {f = 1} END {exit !f}' \
+            <<<"$used"; then
+            T_BASE=$cand
+            return 0
+        fi
+    done
+    fail "no free 200-port block below $lo"
 }

@@ -61,7 +61,10 @@ build/test/%.o: %.c
 build/test/skiff: build/test/libskiff.a build/test/cli/main.o
 	$(CC) $(TEST_LDFLAGS) -o $@ build/test/cli/main.o build/test/libskiff.a $(PKG_LIBS) -lm
 
-build/test/tests/unit/%: tests/unit/%.c build/test/libskiff.a $(UNIT_HELPERS)
+# unit tests are compiled and linked in one step (-MMD records only one source's
+# headers then), so they depend on every header; they are small and quick to build
+ALL_HEADERS := $(wildcard */*.h tests/unit/*/*.h)
+build/test/tests/unit/%: tests/unit/%.c build/test/libskiff.a $(UNIT_HELPERS) $(ALL_HEADERS)
 	@mkdir -p $(dir $@)
 	@[ -n "$(Q)" ] && echo "  LD-TEST $@" || true
 	$(Q)$(CC) $(TEST_CFLAGS) $(TEST_LDFLAGS) -o $@ $< $(UNIT_HELPERS) build/test/libskiff.a \

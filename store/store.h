@@ -22,6 +22,7 @@
 #include "lib/err.h"
 
 #define STORE_KEY_MAX 511 /* LMDB's default maximum key size */
+#define STORE_RANGE_COUNT_MAX 1000 /* store_range counts remaining keys up to this */
 
 struct store;
 
@@ -140,7 +141,8 @@ struct store_list {
     size_t n;
     uint64_t rev;    /* store revision the read saw */
     bool more;       /* more keys match after the last one returned */
-    uint64_t remaining; /* how many more keys match after the last one */
+    uint64_t remaining; /* how many more keys match after the last one, counted
+                           up to STORE_RANGE_COUNT_MAX (then a lower bound) */
 };
 /* Lists keys starting with prefix, in byte order, strictly after start_after
  * (NULL or "" = from the beginning: the continue point is the last key of

@@ -70,6 +70,22 @@ static void test_range_limit_sets_more_and_remaining(void **state)
     store_list_close(&l);
 }
 
+static void test_range_remaining_count_stops_at_cap(void **state)
+{
+    struct fx *f = *state;
+    struct store_list l;
+    char key[64];
+    for (int i = 0; i < STORE_RANGE_COUNT_MAX + 50; i++) {
+        snprintf(key, sizeof key, "/registry/many/%05d", i);
+        fx_put(f, key, "v");
+    }
+    assert_int_equal(store_range(f->s, "/registry/many/", NULL, 10, &l, &f->e), 0);
+    assert_int_equal(l.n, 10);
+    assert_true(l.more);
+    assert_int_equal(l.remaining, STORE_RANGE_COUNT_MAX);
+    store_list_close(&l);
+}
+
 static void test_range_limit_equal_to_matches_has_no_more(void **state)
 {
     struct fx *f = *state;
@@ -158,6 +174,7 @@ int main(void)
         T(test_range_returns_prefix_matches_in_byte_order),
         T(test_range_with_empty_prefix_lists_every_key),
         T(test_range_limit_sets_more_and_remaining),
+        T(test_range_remaining_count_stops_at_cap),
         T(test_range_limit_equal_to_matches_has_no_more),
         T(test_range_continue_pages_through_every_key_once),
         T(test_range_continues_after_a_deleted_key),

@@ -15,8 +15,10 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -56,6 +58,7 @@ struct daemon {
     struct cons *cons;
     struct api *api;
     uv_signal_t sigint, sigterm;
+    uv_timer_t trim;
     char data_dir[1024];
     struct node_conf conf;
     bool bootstrapping; /* init: write the first objects once leader */
@@ -444,6 +447,30 @@ static int make_dirs(const char *dir, struct err *e)
     return 0;
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Undoes a failed init/join: removes what it created (the data dir held no
+ * node before, which init/join checked), and the dir itself if now empty.
+ * Bad input or a failed start must leave nothing half-made behind. */
+static void remove_node_files(const char *dir)
+{
+    static const char *made[] = {"pki",          "store",     "raft",       "node.json",
+                                 "node.json.tmp", "initialized", "join-token", "admin.kubeconfig"};
+    char p[1200];
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+        path_join(p, sizeof p, dir, made[i]);
+        nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    rmdir(dir);
+}
+
 static void random_token(char *out, size_t n)
 {
     unsigned char b[24];
@@ -481,6 +508,7 @@ static void on_cons_closed(void *data)
     d->cons = NULL;
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->trim, NULL);
     on_closed_all(d);
 }
 
@@ -492,6 +520,28 @@ static void on_api_closed(void *data)
         cons_close(d->cons, on_cons_closed, d);
     else
         on_cons_closed(d);
+}
+
+/* Memory policy of a long-running node: give back what bursts (snapshots,
+ * request floods) left behind, and unmap LMDB pages nobody touches, so an
+ * idle node's RSS is its working set. */
+#define TRIM_INTERVAL_MS 30000
+
+static void on_trim(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    store_trim(d->store);
+    malloc_trim(0);
+}
+
+static void memory_policy(void)
+{
+    /* Fixed thresholds: glibc's dynamic mmap threshold grows after the first
+     * large free, after which multi-MB snapshot buffers stay in the heap for
+     * good; and per-thread arenas keep the thread pool's peaks. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 256 * 1024);
+    mallopt(M_ARENA_MAX, 2);
 }
 
 static void daemon_stop(struct daemon *d, int code)
@@ -663,6 +713,7 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
     addr_fmt(peer, sizeof peer, d->conf.advertise, d->conf.peer_listen);
     addr_fmt(apiaddr, sizeof apiaddr, d->conf.advertise, d->conf.api_listen);
 
+    memory_policy();
     memset(&so, 0, sizeof so);
     /* The raft log is fsync'ed before anything is acknowledged, and replay
      * re-applies what LMDB lost in a crash (the applied index lives in the
@@ -673,6 +724,12 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
     if (rv != 0)
         return rv;
     uv_loop_init(&d->loop);
+    /* handles first: every exit path below closes them (on_cons_closed) */
+    uv_signal_init(&d->loop, &d->sigint);
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_timer_init(&d->loop, &d->trim);
+    d->sigint.data = d->sigterm.data = d;
+    d->trim.data = d;
     memset(&cc, 0, sizeof cc);
     cc.data_dir = d->data_dir;
     cc.name = d->conf.name;
@@ -689,8 +746,11 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
     cc.max_voters = d->conf.voters;
     cc.dead_voter_ms = d->conf.dead_voter_ms;
     rv = cons_new(&d->loop, d->store, &cc, &d->cons, e);
-    if (rv != 0)
-        goto out_store;
+    if (rv != 0) {
+        on_cons_closed(d); /* closes the daemon's own handles */
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        goto out_loop;
+    }
     cons_on_leader(d->cons, on_leader, d);
     if (bootstrap) {
         rv = cons_bootstrap(d->cons, e);
@@ -706,16 +766,15 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
     rv = api_new(&d->loop, d->cons, &ac, &d->api, e);
     if (rv != 0)
         goto out_cons;
-    rv = cons_start(d->cons, e);
+    /* bind the API first: a port in use must fail before raft starts */
+    rv = api_start(d->api, e);
     if (rv == 0)
-        rv = api_start(d->api, e);
+        rv = cons_start(d->cons, e);
     if (rv != 0)
         goto out_api;
-    uv_signal_init(&d->loop, &d->sigint);
-    uv_signal_init(&d->loop, &d->sigterm);
-    d->sigint.data = d->sigterm.data = d;
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_timer_start(&d->trim, on_trim, TRIM_INTERVAL_MS, TRIM_INTERVAL_MS);
     LOG_INFO("node", "running", "node=%s api=%s peer=%s data_dir=%s", d->conf.name, apiaddr, peer,
              d->data_dir);
     uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -729,12 +788,11 @@ out_api:
     uv_run(&d->loop, UV_RUN_DEFAULT);
     goto out_loop;
 out_cons:
-    cons_close(d->cons, NULL, NULL);
+    cons_close(d->cons, on_cons_closed, d);
     uv_run(&d->loop, UV_RUN_DEFAULT);
 out_loop:
     if (uv_loop_close(&d->loop) != 0)
         LOG_WARN("node", "loop_not_empty", "%s", "handles left open at exit");
-out_store:
     store_close(d->store);
     return rv;
 }
@@ -801,16 +859,23 @@ int cli_init(int argc, char **argv)
         free(d);
         return 1;
     }
-    if (conf_from_opts(&o, &d->conf, &e) != 0 || make_dirs(o.data_dir, &e) != 0) {
+    if (conf_from_opts(&o, &d->conf, &e) != 0) {
         fprintf(stderr, "skiff init: %s\n", e.msg);
         free(d);
         return 2;
+    }
+    if (make_dirs(o.data_dir, &e) != 0) {
+        fprintf(stderr, "skiff init: %s\n", e.msg);
+        remove_node_files(o.data_dir);
+        free(d);
+        return 1;
     }
     d->conf.id = random_id();
     fprintf(stderr, "skiff init: creating cluster CA and node certificate in %s/pki\n",
             o.data_dir);
     if (init_files(o.data_dir, &d->conf, admin_token, sizeof admin_token, &e) != 0) {
         fprintf(stderr, "skiff init: %s\n", e.msg);
+        remove_node_files(o.data_dir);
         free(d);
         return 1;
     }
@@ -820,13 +885,19 @@ int cli_init(int argc, char **argv)
     rv = daemon_run(d, true, &e);
     if (rv != 0 && e.code != 0)
         fprintf(stderr, "skiff init: %s\n", e.msg);
+    path_join(path, sizeof path, o.data_dir, "initialized");
+    if (rv != 0 && access(path, F_OK) != 0) {
+        fprintf(stderr, "skiff init: the cluster was not created; removed what init wrote in %s\n",
+                o.data_dir);
+        remove_node_files(o.data_dir);
+    }
     OPENSSL_cleanse(admin_token, sizeof admin_token);
     if (d->boot_token) {
         OPENSSL_cleanse(d->boot_token, strlen(d->boot_token));
         free(d->boot_token);
     }
     free(d);
-    return rv;
+    return rv ? 1 : 0;
 }
 
 /* ---- run ---- */
@@ -859,7 +930,7 @@ int cli_run(int argc, char **argv)
     if (rv != 0 && e.code != 0)
         fprintf(stderr, "skiff run: %s\n", e.msg);
     free(d);
-    return rv;
+    return rv ? 1 : 0;
 }
 
 /* ---- join ---- */
@@ -1041,10 +1112,16 @@ int cli_join(int argc, char **argv)
         free(d);
         return 1;
     }
-    if (conf_from_opts(&o, &d->conf, &e) != 0 || make_dirs(o.data_dir, &e) != 0) {
+    if (conf_from_opts(&o, &d->conf, &e) != 0) {
         fprintf(stderr, "skiff join: %s\n", e.msg);
         free(d);
         return 2;
+    }
+    if (make_dirs(o.data_dir, &e) != 0) {
+        fprintf(stderr, "skiff join: %s\n", e.msg);
+        remove_node_files(o.data_dir);
+        free(d);
+        return 1;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     rv = join_request(&o, &d->conf, o.data_dir, &d->conf.id, &e);
@@ -1056,6 +1133,7 @@ int cli_join(int argc, char **argv)
         rv = write_file(path, "ok\n", 0600, &e);
     if (rv != 0) {
         fprintf(stderr, "skiff join: %s\n", e.msg);
+        remove_node_files(o.data_dir);
         free(d);
         return 1;
     }
@@ -1064,6 +1142,9 @@ int cli_join(int argc, char **argv)
     rv = daemon_run(d, false, &e);
     if (rv != 0 && e.code != 0)
         fprintf(stderr, "skiff join: %s\n", e.msg);
+    if (rv != 0)
+        fprintf(stderr, "skiff join: the node is a member now; fix the problem and start it with "
+                        "'skiff run --data-dir %s'\n", o.data_dir);
     free(d);
-    return rv;
+    return rv ? 1 : 0;
 }

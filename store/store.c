@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 void store__put_be64(unsigned char *p, uint64_t v)
@@ -245,4 +246,15 @@ void store_usage(struct store *s, uint64_t *used_bytes, uint64_t *limit_bytes)
         return;
     *used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
     *limit_bytes = info.me_mapsize;
+}
+
+void store_trim(struct store *s)
+{
+    MDB_envinfo info;
+    /* Without MDB_WRITEMAP the map is read-only and LMDB writes with
+     * pwrite(), so dropping mapped pages loses nothing. */
+    if (mdb_env_info(s->env, &info) != 0 || info.me_mapaddr == NULL)
+        return;
+    if (madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED) != 0)
+        LOG_DEBUG("store", "trim_failed", "err=\"%s\"", strerror(errno));
 }

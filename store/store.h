@@ -131,6 +131,12 @@ void store_txn_owned_close(struct store_txn_owned *t);
  * size. Proposers refuse new data near the limit (see consensus). */
 void store_usage(struct store *s, uint64_t *used_bytes, uint64_t *limit_bytes);
 
+/* Drops this process's mapping of LMDB pages (madvise MADV_DONTNEED on the
+ * read-only map): the data stays in the page cache, later reads fault it
+ * back in. Lets an idle node's RSS reflect its working set rather than
+ * every page it ever touched. Safe at any time on the loop thread. */
+void store_trim(struct store *s);
+
 /* ---- reads (current revision) ---- */
 
 /* Reads one key. ERR_NOTFOUND if absent. out is owned by the caller. */

@@ -4,86 +4,56 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <ftw.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include <raft.h>
 #include <raft/uv.h>
 
 #include "consensus/internal.h"
 #include "lib/tls.h"
+#include "tests/unit/helpers/helpers.h"
 
 /* ---- certificates (openssl CLI, once per group) ------------------------------------------ */
 
-static char tmpdir[64];
-
-static const char *cert_script =
-    "set -e; cd '%s'; "
-    "k='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'; "
-    "openssl req -x509 $k -keyout ca.key -out ca.crt -days 2 -subj /CN=skiff-test-ca; "
-    "openssl req -x509 $k -keyout evilca.key -out evilca.crt -days 2 -subj /CN=evil-ca; "
-    "for n in node1 node2 node3; do "
-    "  openssl req $k -keyout $n.key -out $n.csr -subj /CN=$n; "
-    "  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt "
-    "    -days 2; "
-    "done; "
-    "openssl req $k -keyout evil.key -out evil.csr -subj /CN=evil; "
-    "openssl x509 -req -in evil.csr -CA evilca.crt -CAkey evilca.key -CAcreateserial "
-    "  -out evil.crt -days 2; "
-    "mkdir r1 r2 r3; ";
+static struct helpers_certs certs;
 
 static const char *path(const char *name)
 {
-    static char buf[8][128];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-    return buf[i];
-}
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(p);
+    return helpers_certs_path(&certs, name);
 }
 
 static int group_setup(void **state)
 {
-    char script[1800];
-    char cmd[2048];
+    static const char *const names[] = {"node1", "node2", "node3"};
     signal(SIGPIPE, SIG_IGN);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/skiff-transport-XXXXXX");
-    if (mkdtemp(tmpdir) == NULL)
+    if (helpers_certs_create(&certs, "skiff-transport", names, 3) != 0)
         return -1;
-    snprintf(script, sizeof script, cert_script, tmpdir);
-    snprintf(cmd, sizeof cmd, "(%s) >/dev/null 2>&1", script);
-    return system(cmd) == 0 ? 0 : -1;
+    /* raft data dirs of the end-to-end test */
+    if (mkdir(path("r1"), 0700) != 0 || mkdir(path("r2"), 0700) != 0 ||
+        mkdir(path("r3"), 0700) != 0) {
+        helpers_certs_remove(&certs);
+        return -1;
+    }
+    return 0;
 }
 
 static int group_teardown(void **state)
 {
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    helpers_certs_remove(&certs);
     return 0;
 }
 
-/* A loopback port nobody listens on right now (bound, read, released). */
+/* A loopback port nobody listens on right now. */
 static int free_port(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    int port = helpers_free_port();
+    assert_true(port > 0);
+    return port;
 }
 
 /* ---- fixture ------------------------------------------------------------------------------ */
@@ -123,29 +93,6 @@ struct fix {
     struct node a;
     struct node b;
 };
-
-static void tick_cb(uv_timer_t *t)
-{
-}
-
-#define RUN_UNTIL(f, cond, ms)                                                                     \
-    do {                                                                                           \
-        uint64_t deadline_ = uv_now(&(f)->loop) + (ms);                                            \
-        uv_timer_start(&(f)->tick, tick_cb, 10, 10);                                               \
-        while (!(cond) && uv_now(&(f)->loop) < deadline_)                                          \
-            uv_run(&(f)->loop, UV_RUN_ONCE);                                                       \
-        uv_timer_stop(&(f)->tick);                                                                 \
-        assert_true(cond);                                                                         \
-    } while (0)
-
-#define RUN_FOR(f, ms)                                                                             \
-    do {                                                                                           \
-        uint64_t until_ = uv_now(&(f)->loop) + (ms);                                               \
-        uv_timer_start(&(f)->tick, tick_cb, 10, 10);                                               \
-        while (uv_now(&(f)->loop) < until_)                                                        \
-            uv_run(&(f)->loop, UV_RUN_ONCE);                                                       \
-        uv_timer_stop(&(f)->tick);                                                                 \
-    } while (0)
 
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -279,8 +226,7 @@ static int teardown(void **state)
     cons__transport_close(&f->a.t);
     cons__transport_close(&f->b.t);
     uv_close((uv_handle_t *)&f->tick, NULL);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
+    assert_int_equal(helpers_loop_close(&f->loop), 0);
     free(f);
     return 0;
 }

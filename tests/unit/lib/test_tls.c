@@ -4,7 +4,6 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,55 +12,27 @@
 #include <unistd.h>
 
 #include "lib/tls.h"
+#include "tests/unit/helpers/helpers.h"
 
 /* ---- certificates (openssl CLI, once per group) ------------------------------------------ */
 
-static char certdir[64];
-
-static const char *cert_script =
-    "set -e; cd '%s'; "
-    "k='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'; "
-    "openssl req -x509 $k -keyout ca.key -out ca.crt -days 2 -subj /CN=skiff-test-ca; "
-    "openssl req -x509 $k -keyout evilca.key -out evilca.crt -days 2 -subj /CN=evil-ca; "
-    "for n in node1 node2; do "
-    "  openssl req $k -keyout $n.key -out $n.csr -subj /CN=$n; "
-    "  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt "
-    "    -days 2; "
-    "done; "
-    "openssl req $k -keyout evil.key -out evil.csr -subj /CN=evil; "
-    "openssl x509 -req -in evil.csr -CA evilca.crt -CAkey evilca.key -CAcreateserial "
-    "  -out evil.crt -days 2; ";
+static struct helpers_certs certs;
 
 static const char *path(const char *name)
 {
-    static char buf[8][128];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", certdir, name);
-    return buf[i];
-}
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(p);
+    return helpers_certs_path(&certs, name);
 }
 
 static int group_setup(void **state)
 {
-    char cmd[2048];
+    static const char *const names[] = {"node1", "node2"};
     signal(SIGPIPE, SIG_IGN);
-    snprintf(certdir, sizeof certdir, "/tmp/skiff-tls-XXXXXX");
-    if (mkdtemp(certdir) == NULL)
-        return -1;
-    char script[1800];
-    snprintf(script, sizeof script, cert_script, certdir);
-    snprintf(cmd, sizeof cmd, "(%s) >/dev/null 2>&1", script);
-    return system(cmd) == 0 ? 0 : -1;
+    return helpers_certs_create(&certs, "skiff-tls", names, 2);
 }
 
 static int group_teardown(void **state)
 {
-    nftw(certdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    helpers_certs_remove(&certs);
     return 0;
 }
 
@@ -96,31 +67,6 @@ struct fix {
     struct end srv;
     struct end cli;
 };
-
-static void tick_cb(uv_timer_t *t)
-{
-}
-
-/* Runs the loop until cond holds or ms pass; the tick keeps UV_RUN_ONCE from blocking. */
-#define RUN_UNTIL(f, cond, ms)                                                                     \
-    do {                                                                                           \
-        uint64_t deadline_ = uv_now(&(f)->loop) + (ms);                                            \
-        uv_timer_start(&(f)->tick, tick_cb, 10, 10);                                               \
-        while (!(cond) && uv_now(&(f)->loop) < deadline_)                                          \
-            uv_run(&(f)->loop, UV_RUN_ONCE);                                                       \
-        uv_timer_stop(&(f)->tick);                                                                 \
-        assert_true(cond);                                                                         \
-    } while (0)
-
-/* Runs the loop for ms, whatever happens. */
-#define RUN_FOR(f, ms)                                                                             \
-    do {                                                                                           \
-        uint64_t until_ = uv_now(&(f)->loop) + (ms);                                               \
-        uv_timer_start(&(f)->tick, tick_cb, 10, 10);                                               \
-        while (uv_now(&(f)->loop) < until_)                                                        \
-            uv_run(&(f)->loop, UV_RUN_ONCE);                                                       \
-        uv_timer_stop(&(f)->tick);                                                                 \
-    } while (0)
 
 static void end_cb(struct tls_req *req, int status, const char *cn)
 {
@@ -183,8 +129,7 @@ static int teardown(void **state)
     uv_close((uv_handle_t *)&f->tick, NULL);
     tls_ctx_free(f->srv_ctx);
     tls_ctx_free(f->cli_ctx);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
+    assert_int_equal(helpers_loop_close(&f->loop), 0);
     free(f->srv.rx);
     free(f->cli.rx);
     free(f);

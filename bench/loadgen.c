@@ -32,9 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_URLS 8
+#define MAX_URLS    8
 #define MAX_CLIENTS 1024
-#define ERRMSG_MAX 300
+#define ERRMSG_MAX  300
 
 struct opts {
     const char *mode;
@@ -339,11 +339,10 @@ static int run_failover(CURLM *m)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: loadgen --mode skiff|etcd --url URL [--url URL...] [--clients N]\n"
-            "               [--duration-s S] [--max-requests N] [--value-bytes N]\n"
-            "               [--token T] [--cacert FILE | --insecure] [--run-id S]\n"
-            "               [--timeout-ms N] [--no-reuse] [--failover-kill PID]\n");
+    fprintf(stderr, "usage: loadgen --mode skiff|etcd --url URL [--url URL...] [--clients N]\n"
+                    "               [--duration-s S] [--max-requests N] [--value-bytes N]\n"
+                    "               [--token T] [--cacert FILE | --insecure] [--run-id S]\n"
+                    "               [--timeout-ms N] [--no-reuse] [--failover-kill PID]\n");
     exit(2);
 }
 

@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KEY_FMT "/registry/configmaps/default/b%08ld"
-#define PREFIX "/registry/configmaps/default/"
+#define KEY_FMT     "/registry/configmaps/default/b%08ld"
+#define PREFIX      "/registry/configmaps/default/"
 #define RANGE_LIMIT 100
 
 static long n_keys = 20000, n_reads = 100000, n_ranges = 5000;

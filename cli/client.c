@@ -732,8 +732,7 @@ static int token_list(const struct opts *o)
     t.head[1] = "EXPIRES";
     t.head[2] = "STATE";
     t.head[3] = "DESCRIPTION";
-    json_array_foreach(json_object_get(j, "items"), i, it)
-    {
+    json_array_foreach (json_object_get(j, "items"), i, it) {
         const char *state = json_is_true(json_object_get(it, "revoked"))   ? "revoked"
                             : json_is_true(json_object_get(it, "expired")) ? "expired"
                                                                            : "valid";

@@ -18,8 +18,8 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <ifaddrs.h>
-#include <malloc.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,11 +117,12 @@ static const struct option long_opts[] = {
 static void usage_daemon(FILE *f, const char *cmd)
 {
     if (strcmp(cmd, "init") == 0)
-        fprintf(f, "usage: skiff init [--data-dir DIR] [--listen IP:PORT] [--peer-listen IP:PORT]\n"
-                   "                  [--advertise IP] [--name NAME] [--token-ttl DURATION] [tuning]\n"
-                   "Creates a new cluster (CA, node certificate, admin kubeconfig, join token) and\n"
-                   "runs its first node in the foreground. Writes DIR/admin.kubeconfig and\n"
-                   "DIR/join-token.\n");
+        fprintf(f,
+                "usage: skiff init [--data-dir DIR] [--listen IP:PORT] [--peer-listen IP:PORT]\n"
+                "                  [--advertise IP] [--name NAME] [--token-ttl DURATION] [tuning]\n"
+                "Creates a new cluster (CA, node certificate, admin kubeconfig, join token) and\n"
+                "runs its first node in the foreground. Writes DIR/admin.kubeconfig and\n"
+                "DIR/join-token.\n");
     else if (strcmp(cmd, "join") == 0)
         fprintf(f, "usage: skiff join --server IP:PORT --token TOKEN [--data-dir DIR]\n"
                    "                  [--listen IP:PORT] [--peer-listen IP:PORT] [--advertise IP]\n"
@@ -131,21 +132,24 @@ static void usage_daemon(FILE *f, const char *cmd)
     else
         fprintf(f, "usage: skiff run [--data-dir DIR]\n"
                    "Restarts an existing node (made by init or join) from its data dir.\n");
-    fprintf(f, "\noptions:\n"
-               "  --data-dir DIR              node state (default %s)\n"
-               "  --listen IP:PORT            API (HTTPS) listen address (default 0.0.0.0:%d)\n"
-               "  --peer-listen IP:PORT       raft/peer (mTLS) listen address (default 0.0.0.0:%d)\n"
-               "  --advertise IP              address other nodes use to reach this one\n"
-               "                              (default: first non-loopback IPv4, else 127.0.0.1)\n"
-               "  --name NAME                 node name, a DNS-1123 subdomain (default: hostname)\n"
-               "tuning (init/join; stored in node.json):\n"
-               "  --election-timeout-ms N     raft election timeout (default %d; randomised to 2x)\n"
-               "  --heartbeat-ms N            raft heartbeat (default %d)\n"
-               "  --snapshot-threshold N      entries between snapshots (default %d)\n"
-               "  --voters N                  maximum voters (default 5: 3 below 5 nodes)\n"
-               "  --dead-voter-timeout-ms N   replace a voter unreachable this long (default %d)\n"
-               "  --store-size-mb N           LMDB map size; writes are refused above 90%% (default 1024)\n"
-               "  --token-ttl DURATION        init: first join token lifetime, e.g. 24h, 30m (default 24h)\n",
+    fprintf(f,
+            "\noptions:\n"
+            "  --data-dir DIR              node state (default %s)\n"
+            "  --listen IP:PORT            API (HTTPS) listen address (default 0.0.0.0:%d)\n"
+            "  --peer-listen IP:PORT       raft/peer (mTLS) listen address (default 0.0.0.0:%d)\n"
+            "  --advertise IP              address other nodes use to reach this one\n"
+            "                              (default: first non-loopback IPv4, else 127.0.0.1)\n"
+            "  --name NAME                 node name, a DNS-1123 subdomain (default: hostname)\n"
+            "tuning (init/join; stored in node.json):\n"
+            "  --election-timeout-ms N     raft election timeout (default %d; randomised to 2x)\n"
+            "  --heartbeat-ms N            raft heartbeat (default %d)\n"
+            "  --snapshot-threshold N      entries between snapshots (default %d)\n"
+            "  --voters N                  maximum voters (default 5: 3 below 5 nodes)\n"
+            "  --dead-voter-timeout-ms N   replace a voter unreachable this long (default %d)\n"
+            "  --store-size-mb N           LMDB map size; writes are refused above 90%% (default "
+            "1024)\n"
+            "  --token-ttl DURATION        init: first join token lifetime, e.g. 24h, 30m (default "
+            "24h)\n",
             DEFAULT_DATA_DIR, DEFAULT_API_PORT, DEFAULT_PEER_PORT, CONS_DEFAULT_ELECTION_MS,
             CONS_DEFAULT_HEARTBEAT_MS, CONS_DEFAULT_SNAP_THRESHOLD, CONS_DEFAULT_DEAD_VOTER_MS);
 }
@@ -282,13 +286,13 @@ static void path_join(char *out, size_t n, const char *dir, const char *file)
 static int conf_save(const char *dir, const struct node_conf *nc, struct err *e)
 {
     char path[1200], tmp[1300];
-    json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "name", nc->name,
-                          "id", (json_int_t)nc->id, "apiListen", nc->api_listen, "peerListen",
-                          nc->peer_listen, "advertise", nc->advertise, "electionTimeoutMs",
-                          (int)nc->election_ms, "heartbeatMs", (int)nc->heartbeat_ms,
-                          "snapshotThreshold", (int)nc->snapshot_threshold, "voters",
-                          (int)nc->voters, "deadVoterTimeoutMs", (int)nc->dead_voter_ms,
-                          "storeSizeMb", (int)nc->store_mb);
+    json_t *j =
+        json_pack("{s:s, s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "name", nc->name, "id",
+                  (json_int_t)nc->id, "apiListen", nc->api_listen, "peerListen", nc->peer_listen,
+                  "advertise", nc->advertise, "electionTimeoutMs", (int)nc->election_ms,
+                  "heartbeatMs", (int)nc->heartbeat_ms, "snapshotThreshold",
+                  (int)nc->snapshot_threshold, "voters", (int)nc->voters, "deadVoterTimeoutMs",
+                  (int)nc->dead_voter_ms, "storeSizeMb", (int)nc->store_mb);
     int rv;
     path_join(path, sizeof path, dir, "node.json");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -315,11 +319,11 @@ static int conf_load(const char *dir, struct node_conf *nc, struct err *e)
                             "%s: no node here (run skiff init or skiff join first)", dir);
         return err_setf(e, ERR_INVALID, "%s: line %d: %s", path, je.line, je.text);
     }
-    if (json_unpack_ex(j, &je, 0, "{s:s, s:I, s:s, s:s, s:s, s?i, s?i, s?i, s?i, s?i, s?i}",
-                       "name", &name, "id", &id, "apiListen", &api, "peerListen", &peer,
-                       "advertise", &adv, "electionTimeoutMs", &el, "heartbeatMs", &hb,
-                       "snapshotThreshold", &snap, "voters", &voters, "deadVoterTimeoutMs", &dead,
-                       "storeSizeMb", &store_mb) != 0) {
+    if (json_unpack_ex(j, &je, 0, "{s:s, s:I, s:s, s:s, s:s, s?i, s?i, s?i, s?i, s?i, s?i}", "name",
+                       &name, "id", &id, "apiListen", &api, "peerListen", &peer, "advertise", &adv,
+                       "electionTimeoutMs", &el, "heartbeatMs", &hb, "snapshotThreshold", &snap,
+                       "voters", &voters, "deadVoterTimeoutMs", &dead, "storeSizeMb",
+                       &store_mb) != 0) {
         json_decref(j);
         return err_setf(e, ERR_INVALID, "%s: %s", path, je.text);
     }
@@ -375,10 +379,11 @@ static int conf_from_opts(const struct opts *o, struct node_conf *nc, struct err
         snprintf(nc->name, sizeof nc->name, "%s", host);
     }
     if (pki_node_name_check(nc->name, e) != 0 || strlen(nc->name) > 63)
-        return err_setf(e, ERR_INVALID, "--name: \"%s\" is not a valid node name (lowercase "
-                                        "letters, digits, '-' and '.', at most 63)", nc->name);
-    snprintf(nc->api_listen, sizeof nc->api_listen, "%s",
-             o->listen ? o->listen : "0.0.0.0:6443");
+        return err_setf(e, ERR_INVALID,
+                        "--name: \"%s\" is not a valid node name (lowercase "
+                        "letters, digits, '-' and '.', at most 63)",
+                        nc->name);
+    snprintf(nc->api_listen, sizeof nc->api_listen, "%s", o->listen ? o->listen : "0.0.0.0:6443");
     snprintf(nc->peer_listen, sizeof nc->peer_listen, "%s",
              o->peer_listen ? o->peer_listen : "0.0.0.0:6444");
     if (port_of(nc->api_listen) <= 0 || port_of(nc->peer_listen) <= 0)
@@ -461,7 +466,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
  * Bad input or a failed start must leave nothing half-made behind. */
 static void remove_node_files(const char *dir)
 {
-    static const char *made[] = {"pki",          "store",     "raft",       "node.json",
+    static const char *made[] = {"pki",           "store",       "raft",       "node.json",
                                  "node.json.tmp", "initialized", "join-token", "admin.kubeconfig"};
     char p[1200];
     for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
@@ -588,9 +593,10 @@ static void on_boot_done(struct cons_propose *req, int status)
     write_file(path, "ok\n", 0600, &e);
     LOG_INFO("node", "cluster_initialized", "node=%s rev=%llu", d->conf.name,
              (unsigned long long)req->result.rev);
-    fprintf(stderr, "\nskiff: cluster created.\n  admin kubeconfig: %s/admin.kubeconfig\n"
-                    "  join token:       %s/join-token\n"
-                    "  add a node:       skiff join --server %s:%d --token $(cat %s/join-token)\n\n",
+    fprintf(stderr,
+            "\nskiff: cluster created.\n  admin kubeconfig: %s/admin.kubeconfig\n"
+            "  join token:       %s/join-token\n"
+            "  add a node:       skiff join --server %s:%d --token $(cat %s/join-token)\n\n",
             d->data_dir, d->data_dir, d->conf.advertise, port_of(d->conf.api_listen), d->data_dir);
 }
 
@@ -642,8 +648,8 @@ static int boot_propose(struct daemon *d, struct err *e)
         goto out;
     d->boot_token = malloc(PKI_TOKEN_SIZE);
     pki_token_format(&t, d->boot_token);
-    rv = api_token_kv(&t, (int64_t)time(NULL) + boot_token_ttl_s, "bootstrap",
-                      kv[n].key, sizeof kv[n].key, &kv[n].val, &kv[n].len, e);
+    rv = api_token_kv(&t, (int64_t)time(NULL) + boot_token_ttl_s, "bootstrap", kv[n].key,
+                      sizeof kv[n].key, &kv[n].val, &kv[n].len, e);
     pki_token_wipe(&t);
     if (rv != 0)
         goto out;
@@ -871,8 +877,7 @@ int cli_init(int argc, char **argv)
         return 1;
     }
     d->conf.id = random_id();
-    fprintf(stderr, "skiff init: creating cluster CA and node certificate in %s/pki\n",
-            o.data_dir);
+    fprintf(stderr, "skiff init: creating cluster CA and node certificate in %s/pki\n", o.data_dir);
     if (init_files(o.data_dir, &d->conf, admin_token, sizeof admin_token, &e) != 0) {
         fprintf(stderr, "skiff init: %s\n", e.msg);
         remove_node_files(o.data_dir);
@@ -921,8 +926,10 @@ int cli_run(int argc, char **argv)
     }
     path_join(path, sizeof path, o.data_dir, "initialized");
     if (access(path, F_OK) != 0) {
-        fprintf(stderr, "skiff run: %s: the node never finished init/join; remove the directory "
-                        "and init or join again\n", o.data_dir);
+        fprintf(stderr,
+                "skiff run: %s: the node never finished init/join; remove the directory "
+                "and init or join again\n",
+                o.data_dir);
         free(d);
         return 1;
     }
@@ -1043,8 +1050,8 @@ static int join_request(const struct opts *o, const struct node_conf *nc, const 
     addr_fmt(peer, sizeof peer, nc->advertise, nc->peer_listen);
     addr_fmt(apiaddr, sizeof apiaddr, nc->advertise, nc->api_listen);
     {
-        json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "token", o->token, "csr", csr,
-                              "peerAddress", peer, "apiAddress", apiaddr);
+        json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "token", o->token, "csr", csr, "peerAddress",
+                              peer, "apiAddress", apiaddr);
         req_body = json_dumps(j, JSON_COMPACT);
         json_decref(j);
     }
@@ -1143,8 +1150,10 @@ int cli_join(int argc, char **argv)
     if (rv != 0 && e.code != 0)
         fprintf(stderr, "skiff join: %s\n", e.msg);
     if (rv != 0)
-        fprintf(stderr, "skiff join: the node is a member now; fix the problem and start it with "
-                        "'skiff run --data-dir %s'\n", o.data_dir);
+        fprintf(stderr,
+                "skiff join: the node is a member now; fix the problem and start it with "
+                "'skiff run --data-dir %s'\n",
+                o.data_dir);
     free(d);
     return rv ? 1 : 0;
 }

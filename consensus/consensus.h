@@ -20,15 +20,15 @@ struct cons;
 #define CONS_MEMBER_PREFIX "/skiff/members/" /* + node name -> msgpack member record */
 
 struct cons_config {
-    const char *data_dir;    /* raft log lives in data_dir/raft (created) */
-    const char *name;        /* this node's name */
-    uint64_t id;             /* this node's raft id, > 0 */
+    const char *data_dir;     /* raft log lives in data_dir/raft (created) */
+    const char *name;         /* this node's name */
+    uint64_t id;              /* this node's raft id, > 0 */
     const char *peer_address; /* advertised "IP:PORT" for raft and RPC */
     const char *peer_bind;    /* listen "IP:PORT"; NULL = peer_address */
     const char *api_address;  /* advertised API "IP:PORT" (shown in status) */
     const char *cert_file;    /* this node's certificate (PEM), signed by the cluster CA */
     const char *key_file;
-    const char *ca_file;      /* the cluster CA: the only trusted root for peers */
+    const char *ca_file;          /* the cluster CA: the only trusted root for peers */
     unsigned election_timeout_ms; /* 0 = CONS_DEFAULT_ELECTION_MS */
     unsigned heartbeat_ms;        /* 0 = CONS_DEFAULT_HEARTBEAT_MS */
     unsigned snapshot_threshold;  /* entries between snapshots; 0 = default */
@@ -38,11 +38,11 @@ struct cons_config {
 };
 
 /* LAN defaults: raft randomises the election timeout in [1x, 2x). */
-#define CONS_DEFAULT_ELECTION_MS   400
-#define CONS_DEFAULT_HEARTBEAT_MS  60
+#define CONS_DEFAULT_ELECTION_MS    400
+#define CONS_DEFAULT_HEARTBEAT_MS   60
 #define CONS_DEFAULT_SNAP_THRESHOLD 1024
-#define CONS_DEFAULT_SNAP_TRAILING 256
-#define CONS_DEFAULT_DEAD_VOTER_MS 10000
+#define CONS_DEFAULT_SNAP_TRAILING  256
+#define CONS_DEFAULT_DEAD_VOTER_MS  10000
 /* proposals that add data are refused above this share of the store's map */
 #define CONS_QUOTA_PERCENT 90
 
@@ -69,10 +69,10 @@ void cons_close(struct cons *c, cons_close_cb cb, void *data);
 struct cons_propose;
 typedef void (*cons_propose_cb)(struct cons_propose *req, int status);
 struct cons_propose {
-    void *data;      /* caller's */
-    struct err err;  /* set when status != 0 */
+    void *data;                     /* caller's */
+    struct err err;                 /* set when status != 0 */
     struct store_txn_result result; /* status 0: the txn's outcome (may have failed_cmp >= 0) */
-    uint64_t index;  /* raft index it was applied at */
+    uint64_t index;                 /* raft index it was applied at */
     cons_propose_cb cb;
     /* private */
     struct cons *c__;
@@ -98,8 +98,7 @@ int cons_propose(struct cons *c, struct cons_propose *req, const struct store_tx
 /* Linearizable read barrier: cb fires once this node's replica has applied
  * everything the leader had committed when the barrier started. Same request
  * shape; result.rev is the local store revision at completion. */
-int cons_barrier(struct cons *c, struct cons_propose *req, unsigned timeout_ms,
-                 cons_propose_cb cb);
+int cons_barrier(struct cons *c, struct cons_propose *req, unsigned timeout_ms, cons_propose_cb cb);
 
 /* ---- state ---- */
 

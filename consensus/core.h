@@ -9,11 +9,11 @@
 #include "consensus/consensus.h"
 #include "lib/queue.h"
 
-#define CONS__RESULTS     1024 /* ring of apply results, by raft index */
+#define CONS__RESULTS        1024 /* ring of apply results, by raft index */
 #define CONS__MAX_LEADER_CBS 8
-#define CONS__TICK_MS     50
-#define CONS__HEARTBEAT_MS 300 /* leader -> member liveness probe period */
-#define CONS__MAX_PROBES 64
+#define CONS__TICK_MS        50
+#define CONS__HEARTBEAT_MS   300 /* leader -> member liveness probe period */
+#define CONS__MAX_PROBES     64
 
 struct cons__result {
     uint64_t index;
@@ -45,8 +45,8 @@ struct cons {
     struct raft_fsm fsm;
     struct store_snap *snap; /* the snapshot being taken, if any */
     uint64_t snap_index;
-    int async_pending;          /* io_async_work items in the thread pool */
-    bool closed_pending_async;  /* closed: free when the last one is done */
+    int async_pending;         /* io_async_work items in the thread pool */
+    bool closed_pending_async; /* closed: free when the last one is done */
     char snap_err[ERR_MSG_SIZE];
     bool io_inited, transport_inited, raft_inited, started, closing;
 
@@ -60,16 +60,17 @@ struct cons {
     struct cons__result results[CONS__RESULTS];
 
     /* requests waiting for something: QUEUE-style intrusive lists */
-    queue waiting;  /* propose/barrier reqs waiting for local apply of req->index */
+    queue waiting; /* propose/barrier reqs waiting for local apply of req->index */
     queue queued;
     /* read barriers, batched (see cons_barrier) */
     struct cons_propose batch;
     bool batch_inflight;
     queue batch_members; /* riding on the barrier in flight */
-    queue batch_next;    /* arrived since: wait for the next one */   /* follower proposals waiting for a leader connection */
+    queue batch_next; /* arrived since: wait for the next one */ /* follower proposals waiting for a
+                                                                    leader connection */
 
     /* leadership */
-    bool leader_ready;  /* leader and the start barrier was applied */
+    bool leader_ready; /* leader and the start barrier was applied */
     bool barrier_inflight;
     uint64_t leader_since_ms;
     struct raft_barrier start_barrier;

@@ -11,8 +11,8 @@
 #include "consensus/core.h"
 #include "lib/log.h"
 
-#define RECONCILE_MS     250
-#define REACHABLE_MS     2000 /* status: heard from within this */
+#define RECONCILE_MS 250
+#define REACHABLE_MS 2000 /* status: heard from within this */
 
 const char *cons_role_name(int role)
 {
@@ -300,7 +300,8 @@ void cons__status_fill(struct cons *c, struct cons_status *st, bool with_reachab
             if (conf->servers[j].id == m->id)
                 m->role = role_of(&conf->servers[j]);
         m->is_leader = m->id == lid;
-        m->reachable = m->id == c->cfg.id || (with_reachability && cons__member_reachable(c, m->id));
+        m->reachable =
+            m->id == c->cfg.id || (with_reachability && cons__member_reachable(c, m->id));
         if (m->is_leader)
             memcpy(st->leader, m->name, sizeof st->leader); /* both 64, NUL-terminated */
         st->n_members++;

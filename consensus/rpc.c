@@ -46,15 +46,15 @@ struct conn {
     char *rbuf;
     size_t rlen, rcap;
     bool is_client;
-    uint64_t probe_id; /* client: a leader's liveness probe of this member */
+    uint64_t probe_id;                /* client: a leader's liveness probe of this member */
     struct cons__rpc_connect connect; /* client: pending connect */
-    bool ready;    /* client: connected */
-    bool closed;   /* uv_close started */
-    int refs;      /* server: 1 + leader-side requests in flight */
+    bool ready;                       /* client: connected */
+    bool closed;                      /* uv_close started */
+    int refs;                         /* server: 1 + leader-side requests in flight */
     uint64_t leader_id;
     queue inflight; /* client: requests sent, awaiting answers */
     queue status_reqs;
-    queue link;     /* server: in c->servers */
+    queue link; /* server: in c->servers */
 };
 
 struct cons__rpc_client {
@@ -67,7 +67,6 @@ static void free_stream(uv_handle_t *h)
 {
     raft_free(h); /* the transport allocates streams with raft_malloc */
 }
-
 
 /* ---- encoding ---- */
 
@@ -362,8 +361,7 @@ static void client_result(struct conn *k, const struct msg *m)
 {
     struct cons *c = k->c;
     queue *q;
-    QUEUE_FOREACH(q, &k->inflight)
-    {
+    QUEUE_FOREACH (q, &k->inflight) {
         struct cons_propose *req = QUEUE_DATA(q, struct cons_propose, queue__);
         if (req->rpc_id__ != m->id)
             continue;
@@ -388,8 +386,7 @@ static void client_result(struct conn *k, const struct msg *m)
 static void client_status_result(struct conn *k, const struct msg *m)
 {
     queue *q;
-    QUEUE_FOREACH(q, &k->status_reqs)
-    {
+    QUEUE_FOREACH (q, &k->status_reqs) {
         struct cons_status_req *sreq = QUEUE_DATA(q, struct cons_status_req, priv__);
         if ((uint64_t)(uintptr_t)sreq->priv__[2] != m->id)
             continue;

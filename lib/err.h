@@ -9,17 +9,17 @@
 
 enum {
     ERR_OK = 0,
-    ERR_NOMEM,      /* allocation failed */
-    ERR_INVALID,    /* bad input: names the field or peer at fault */
-    ERR_NOTFOUND,   /* key/object/member absent */
-    ERR_CONFLICT,   /* a compare failed (mod_rev changed, key exists) */
-    ERR_COMPACTED,  /* revision older than the watch/history window */
-    ERR_NOTLEADER,  /* this node cannot serve the request as it is not leader */
-    ERR_IO,         /* disk or network I/O failed */
-    ERR_TIMEOUT,    /* a deadline passed */
-    ERR_SHUTDOWN,   /* the owner is closing; pending requests fail with this */
+    ERR_NOMEM,       /* allocation failed */
+    ERR_INVALID,     /* bad input: names the field or peer at fault */
+    ERR_NOTFOUND,    /* key/object/member absent */
+    ERR_CONFLICT,    /* a compare failed (mod_rev changed, key exists) */
+    ERR_COMPACTED,   /* revision older than the watch/history window */
+    ERR_NOTLEADER,   /* this node cannot serve the request as it is not leader */
+    ERR_IO,          /* disk or network I/O failed */
+    ERR_TIMEOUT,     /* a deadline passed */
+    ERR_SHUTDOWN,    /* the owner is closing; pending requests fail with this */
     ERR_UNAVAILABLE, /* no leader / no quorum right now; retry later */
-    ERR_DENIED,     /* authentication or authorisation refused */
+    ERR_DENIED,      /* authentication or authorisation refused */
     ERR__COUNT
 };
 
@@ -32,8 +32,7 @@ struct err {
 
 /* Sets code and a formatted message; returns code so callers can
  * `return err_setf(e, ERR_INVALID, "spec: required")`. e may be NULL. */
-int err_setf(struct err *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int err_setf(struct err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prefixes the current message with context: "ctx: old message".
  * Returns e->code. e may be NULL (returns 0 then). */

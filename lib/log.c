@@ -60,8 +60,8 @@ void log_write(int l, const char *module, const char *event, const char *fmt, ..
     gmtime_r(&tv.tv_sec, &tm);
     n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s%s%s %s ",
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (long)tv.tv_usec / 1000, names[l], node[0] ? node : "", node[0] ? " " : "",
-                 module, event);
+                 (long)tv.tv_usec / 1000, names[l], node[0] ? node : "", node[0] ? " " : "", module,
+                 event);
     if (n < 0 || (size_t)n >= sizeof line)
         n = (int)sizeof line - 2;
     va_start(ap, fmt);

@@ -21,7 +21,7 @@
 
 #include "lib/err.h"
 
-#define STORE_KEY_MAX 511 /* LMDB's default maximum key size */
+#define STORE_KEY_MAX         511  /* LMDB's default maximum key size */
 #define STORE_RANGE_COUNT_MAX 1000 /* store_range counts remaining keys up to this */
 
 struct store;
@@ -52,8 +52,8 @@ uint64_t store_compact_revision(struct store *s);
 /* One key with its value. Memory is owned by whoever holds the struct and is
  * freed with store_kv_close (key and value are separate heap blocks). */
 struct store_kv {
-    char *key;        /* NUL-terminated */
-    void *value;      /* value_len bytes */
+    char *key;   /* NUL-terminated */
+    void *value; /* value_len bytes */
     size_t value_len;
     uint64_t create_rev;
     uint64_t mod_rev;
@@ -145,8 +145,8 @@ int store_get(struct store *s, const char *key, struct store_kv *out, struct err
 struct store_list {
     struct store_kv *kvs; /* n entries, owned */
     size_t n;
-    uint64_t rev;    /* store revision the read saw */
-    bool more;       /* more keys match after the last one returned */
+    uint64_t rev;       /* store revision the read saw */
+    bool more;          /* more keys match after the last one returned */
     uint64_t remaining; /* how many more keys match after the last one, counted
                            up to STORE_RANGE_COUNT_MAX (then a lower bound) */
 };
@@ -174,7 +174,7 @@ struct store_watch;
 typedef void (*store_watch_cb)(struct store_watch *w, const struct store_event *ev);
 
 struct store_watch {
-    void *data;        /* caller's */
+    void *data; /* caller's */
     store_watch_cb cb;
     /* private */
     struct store *s__;

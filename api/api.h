@@ -88,6 +88,10 @@ int api_node_kv(const json_t *node, char *key, size_t key_size, void **value, si
  * there at init (the token itself is never stored). */
 int api_admin_token_key(const char *token, char *key, size_t key_size, struct err *e);
 
+/* The Kubernetes AGE column: "5s", "3m", "2h", "4d" from an RFC3339 time;
+ * "<unknown>" when unparsable. Used by table output (server and CLI). */
+void api_age_format(const char *rfc3339, char *buf, size_t size);
+
 /* ---- join tokens and the cluster CA (api/join.c) ---- */
 
 #define API_TOKEN_PREFIX "/skiff/tokens/"    /* + token id -> record (hash, expiry, revoked) */

@@ -201,9 +201,6 @@ int api__object_decode(const void *value, size_t len, uint64_t rev, json_t **out
 /* DNS-1123 checks; return NULL when valid, else the Kubernetes message. */
 const char *api__dns1123_subdomain_error(const char *s);
 const char *api__dns1123_label_error(const char *s);
-/* The Kubernetes age column: "5s", "3m", "2h", "4d" from an RFC3339 time;
- * "<unknown>" when unparsable. */
-void api__age(const char *rfc3339, char *buf, size_t size);
 
 /* ---- ConfigMaps (api/configmap.c) ---- */
 

@@ -34,7 +34,7 @@ void api__now_rfc3339(char buf[21])
     strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void api__age(const char *rfc3339, char *buf, size_t size)
+void api_age_format(const char *rfc3339, char *buf, size_t size)
 {
     struct tm tm;
     const char *end;

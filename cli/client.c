@@ -4,6 +4,8 @@
  * interface is the right tool here (the daemon uses the multi interface). */
 #include "cli/internal.h"
 
+#include "api/api.h"
+
 #include <curl/curl.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -294,29 +296,6 @@ static int print_structured(const struct opts *o, const json_t *j)
 
 /* ---- tables ---- */
 
-/* kubectl's AGE column, coarsely: 45s, 12m, 5h, 3d. */
-static void age(const char *rfc3339, char *buf, size_t size)
-{
-    struct tm tm;
-    long long d;
-    memset(&tm, 0, sizeof tm);
-    if (rfc3339 == NULL || strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm) == NULL) {
-        snprintf(buf, size, "<unknown>");
-        return;
-    }
-    d = (long long)(time(NULL) - timegm(&tm));
-    if (d < 0)
-        d = 0;
-    if (d < 120)
-        snprintf(buf, size, "%llds", d);
-    else if (d < 2 * 3600)
-        snprintf(buf, size, "%lldm", d / 60);
-    else if (d < 48 * 3600)
-        snprintf(buf, size, "%lldh", d / 3600);
-    else
-        snprintf(buf, size, "%lldd", d / 86400);
-}
-
 #define COLS_MAX 6
 
 struct table {
@@ -430,7 +409,7 @@ static void print_items(const struct opts *o, bool nodes, json_t *items)
         const char *vals[COLS_MAX];
         char agebuf[32], data[24];
         size_t k = 0;
-        age(meta_str(it, "creationTimestamp"), agebuf, sizeof agebuf);
+        api_age_format(meta_str(it, "creationTimestamp"), agebuf, sizeof agebuf);
         if (o->all_ns && !nodes)
             vals[k++] = meta_str(it, "namespace");
         vals[k++] = meta_str(it, "name");

@@ -602,6 +602,19 @@ void cons__leader_info(struct cons *c, uint64_t *id, const char **address)
 
 /* ---- lifecycle ---- */
 
+static void cons_free_mem(struct cons *c)
+{
+    free(c->data_dir);
+    free(c->name);
+    free(c->peer_address);
+    free(c->peer_bind);
+    free(c->api_address);
+    free(c->cert_file);
+    free(c->key_file);
+    free(c->ca_file);
+    free(c);
+}
+
 int cons_new(uv_loop_t *loop, struct store *s, const struct cons_config *cfg, struct cons **out,
              struct err *e)
 {
@@ -716,15 +729,7 @@ err_free:
         raft_uv_close(&c->io);
     if (c->transport_inited)
         cons__transport_free(&c->transport);
-    free(c->data_dir);
-    free(c->name);
-    free(c->peer_address);
-    free(c->peer_bind);
-    free(c->api_address);
-    free(c->cert_file);
-    free(c->key_file);
-    free(c->ca_file);
-    free(c);
+    cons_free_mem(c);
     return rv;
 }
 
@@ -777,15 +782,7 @@ static void free_cons(struct cons *c)
     store_snapshot_end(c->snap); /* raft closed mid-snapshot: no finalize came */
     if (c->transport_inited)
         cons__transport_free(&c->transport);
-    free(c->data_dir);
-    free(c->name);
-    free(c->peer_address);
-    free(c->peer_bind);
-    free(c->api_address);
-    free(c->cert_file);
-    free(c->key_file);
-    free(c->ca_file);
-    free(c);
+    cons_free_mem(c);
     if (cb)
         cb(data);
 }

@@ -756,7 +756,8 @@ int cons_start(struct cons *c, struct err *e)
 {
     int rv = raft_start(&c->raft);
     if (rv != 0)
-        return err_setf(e, ERR_IO, "raft start: %s", raft_why(&c->raft, rv));
+        return err_setf(e, ERR_IO, "raft start (peer listen %s): %s", c->peer_bind,
+                        c->transport.errmsg[0] ? c->transport.errmsg : raft_why(&c->raft, rv));
     c->started = true;
     uv_timer_start(&c->tick, on_tick, CONS__TICK_MS, CONS__TICK_MS);
     LOG_INFO("cons", "started", "id=%llu peer=%s applied=%llu rev=%llu",

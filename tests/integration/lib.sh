@@ -5,8 +5,9 @@ set -u
 SKIFF=${SKIFF_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/test/skiff}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:handle_abort=1}
 T_DIR=$(mktemp -d /tmp/skiff-it.XXXXXX)
-# a port block unlikely to collide with another test run
-T_BASE=$(( 20000 + ($$ % 400) * 100 ))
+# provisional; ports_pick_base (called at the end of this file) moves it to a
+# free block below the kernel's ephemeral range
+T_BASE=$(( 10000 + ($$ % 100) * 200 ))
 declare -A T_PID=()
 T_FAILED=0
 
@@ -204,3 +205,5 @@ ports_pick_base() {
     done
     fail "no free 200-port block below $lo"
 }
+
+ports_pick_base

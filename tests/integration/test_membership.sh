@@ -6,7 +6,6 @@
 # (one live voter becomes a standby); writes keep working. When the dead node
 # comes back it is promoted again: five voters. A sixth node makes a standby.
 . "$(dirname "$0")/lib.sh"
-ports_pick_base
 
 # every node gets a short dead-voter timeout (persisted in node.json, so it
 # survives 'skiff run')

@@ -62,6 +62,7 @@ struct cons__rpc_client {
 };
 
 static void conn_close(struct conn *k);
+static void dispatch(struct cons *c);
 
 static void free_stream(uv_handle_t *h)
 {
@@ -570,6 +571,8 @@ static void on_client_connected(struct cons__rpc_connect *req, uv_stream_t *stre
         return;
     }
     LOG_DEBUG("cons", "rpc_connected", "leader=%llu", (unsigned long long)k->leader_id);
+    if (k->probe_id == 0)
+        dispatch(c); /* what queued up while connecting goes now, not at the next tick */
 }
 
 static struct cons__rpc_client *client_new(struct cons *c, const char *address, uint64_t probe_id)
@@ -679,9 +682,25 @@ static void dispatch_one(struct cons *c, struct cons_propose *req)
     QUEUE_PUSH(&c->client->conn.inflight, (queue *)req->queue__);
 }
 
+/* Keeps exactly one connection, to the current leader (if it is not us). */
+static void leader_link(struct cons *c)
+{
+    uint64_t lid = 0;
+    const char *laddr = NULL;
+    cons__leader_info(c, &lid, &laddr);
+    if (c->client != NULL && (lid == 0 || c->client->conn.leader_id != lid || lid == c->cfg.id))
+        conn_close(&c->client->conn);
+    if (c->client == NULL && lid != 0 && lid != c->cfg.id && laddr != NULL)
+        client_connect(c, lid, laddr);
+}
+
 static void dispatch(struct cons *c)
 {
     queue *q, *next;
+    /* after a failover the follower learns the new leader from raft; connect
+     * as soon as there is work rather than at the next tick */
+    if (!QUEUE_IS_EMPTY(&c->queued) && raft_state(&c->raft) != RAFT_LEADER && c->client == NULL)
+        leader_link(c);
     for (q = QUEUE_HEAD(&c->queued); q != &c->queued; q = next) {
         next = QUEUE__NEXT(q);
         dispatch_one(c, QUEUE_DATA(q, struct cons_propose, queue__));
@@ -712,15 +731,8 @@ static void expire(struct cons *c, queue *head, uint64_t now, int code, const ch
 void cons__rpc_tick(struct cons *c)
 {
     uint64_t now = uv_now(c->loop);
-    uint64_t lid = 0;
-    const char *laddr = NULL;
 
-    cons__leader_info(c, &lid, &laddr);
-    /* Keep exactly one connection, to the current leader (if it is not us). */
-    if (c->client != NULL && (lid == 0 || c->client->conn.leader_id != lid || lid == c->cfg.id))
-        conn_close(&c->client->conn);
-    if (c->client == NULL && lid != 0 && lid != c->cfg.id && laddr != NULL)
-        client_connect(c, lid, laddr);
+    leader_link(c);
     dispatch(c);
     expire(c, &c->queued, now, ERR_UNAVAILABLE, "no leader reachable: cluster has no quorum?");
     if (c->client != NULL)

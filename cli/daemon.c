@@ -59,6 +59,9 @@ struct daemon {
     struct api *api;
     uv_signal_t sigint, sigterm;
     uv_timer_t trim;
+    uv_timer_t stop_watchdog;
+    uint64_t trim_seen_rev, trimmed_rev;
+    bool trimmed_once;
     char data_dir[1024];
     struct node_conf conf;
     bool bootstrapping; /* init: write the first objects once leader */
@@ -514,6 +517,7 @@ static void on_cons_closed(void *data)
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->trim, NULL);
+    uv_close((uv_handle_t *)&d->stop_watchdog, NULL);
     on_closed_all(d);
 }
 
@@ -527,16 +531,26 @@ static void on_api_closed(void *data)
         on_cons_closed(d);
 }
 
-/* Memory policy of a long-running node: give back what bursts (snapshots,
- * request floods) left behind, and unmap LMDB pages nobody touches, so an
- * idle node's RSS is its working set. */
-#define TRIM_INTERVAL_MS 30000
+/* Memory policy of a long-running node: once the store has been idle for a
+ * couple of seconds, give back what bursts (snapshots, request floods) left
+ * in the heap and unmap LMDB pages (they stay in the page cache), so an idle
+ * node's RSS is its working set rather than every page it ever touched. */
+#define TRIM_CHECK_MS 2000
 
 static void on_trim(uv_timer_t *t)
 {
     struct daemon *d = t->data;
+    uint64_t rev = store_revision(d->store);
+    if (rev != d->trim_seen_rev) { /* busy since the last check: wait */
+        d->trim_seen_rev = rev;
+        return;
+    }
+    if (rev == d->trimmed_rev && d->trimmed_once)
+        return;
     store_trim(d->store);
     malloc_trim(0);
+    d->trimmed_rev = rev;
+    d->trimmed_once = true;
 }
 
 static void memory_policy(void)
@@ -549,6 +563,18 @@ static void memory_policy(void)
     mallopt(M_ARENA_MAX, 2);
 }
 
+/* A clean stop takes milliseconds; if something keeps it from finishing,
+ * say so and exit rather than hang a supervisor's restart. */
+#define STOP_DEADLINE_MS 15000
+
+static void on_stop_watchdog(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    LOG_ERROR("node", "stop_stuck", "after_ms=%d api=%s consensus=%s", STOP_DEADLINE_MS,
+              d->api ? "closing" : "closed", d->cons ? "closing" : "closed");
+    _exit(1);
+}
+
 static void daemon_stop(struct daemon *d, int code)
 {
     if (d->stopping)
@@ -556,6 +582,8 @@ static void daemon_stop(struct daemon *d, int code)
     d->stopping = true;
     d->exit_code = code;
     LOG_INFO("node", "stopping", "code=%d", code);
+    uv_timer_start(&d->stop_watchdog, on_stop_watchdog, STOP_DEADLINE_MS, 0);
+    uv_unref((uv_handle_t *)&d->stop_watchdog); /* never the reason the loop runs */
     if (d->api)
         api_close(d->api, on_api_closed, d);
     else
@@ -566,6 +594,10 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     struct daemon *d = s->data;
     LOG_INFO("node", "signal", "signal=%d", signum);
+    if (d->stopping) { /* a second signal: the operator wants out now */
+        LOG_WARN("node", "forced_exit", "signal=%d", signum);
+        _exit(1);
+    }
     daemon_stop(d, 0);
 }
 
@@ -734,8 +766,9 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
     uv_timer_init(&d->loop, &d->trim);
+    uv_timer_init(&d->loop, &d->stop_watchdog);
     d->sigint.data = d->sigterm.data = d;
-    d->trim.data = d;
+    d->trim.data = d->stop_watchdog.data = d;
     memset(&cc, 0, sizeof cc);
     cc.data_dir = d->data_dir;
     cc.name = d->conf.name;
@@ -780,7 +813,7 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
         goto out_api;
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
-    uv_timer_start(&d->trim, on_trim, TRIM_INTERVAL_MS, TRIM_INTERVAL_MS);
+    uv_timer_start(&d->trim, on_trim, TRIM_CHECK_MS, TRIM_CHECK_MS);
     LOG_INFO("node", "running", "node=%s api=%s peer=%s data_dir=%s", d->conf.name, apiaddr, peer,
              d->data_dir);
     uv_run(&d->loop, UV_RUN_DEFAULT);

@@ -6,9 +6,12 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 
 void store__put_be64(unsigned char *p, uint64_t v)
@@ -248,13 +251,31 @@ void store_usage(struct store *s, uint64_t *used_bytes, uint64_t *limit_bytes)
     *limit_bytes = info.me_mapsize;
 }
 
+/* LMDB does not expose its map address (me_mapaddr is only set with
+ * MDB_FIXEDMAP), so the mapping is found in /proc/self/maps by the data
+ * file's inode. Without MDB_WRITEMAP the map is read-only and LMDB writes
+ * with pwrite(), so dropping mapped pages loses nothing. */
 void store_trim(struct store *s)
 {
-    MDB_envinfo info;
-    /* Without MDB_WRITEMAP the map is read-only and LMDB writes with
-     * pwrite(), so dropping mapped pages loses nothing. */
-    if (mdb_env_info(s->env, &info) != 0 || info.me_mapaddr == NULL)
+    mdb_filehandle_t fd;
+    struct stat st;
+    char line[512];
+    FILE *f;
+
+    if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) != 0)
         return;
-    if (madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED) != 0)
-        LOG_DEBUG("store", "trim_failed", "err=\"%s\"", strerror(errno));
+    f = fopen("/proc/self/maps", "re");
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi, ino;
+        unsigned maj, min;
+        if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &min, &ino) != 5)
+            continue;
+        if (ino != (unsigned long)st.st_ino || maj != major(st.st_dev) || min != minor(st.st_dev))
+            continue;
+        if (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+            LOG_DEBUG("store", "trim_failed", "err=\"%s\"", strerror(errno));
+    }
+    fclose(f);
 }

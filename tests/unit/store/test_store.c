@@ -13,6 +13,47 @@ static void test_open_empty_store_has_zero_revisions(void **state)
     fx_assert_absent(f, K_A);
 }
 
+/* Resident kB of this process's mapping of DIR/data.mdb (from smaps: a
+ * mapping's header line, then its fields). */
+static long map_rss_kb(const char *dir)
+{
+    char path[600], line[1024];
+    unsigned long lo, hi;
+    long kb = 0, v;
+    bool in = false;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            in = strstr(line, path) != NULL;
+        else if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
+            kb += v;
+    }
+    fclose(f);
+    return kb;
+}
+
+static void test_trim_drops_mapped_pages_and_keeps_data(void **state)
+{
+    struct fx *f = *state;
+    char key[64], val[2048];
+    memset(val, 'v', sizeof val - 1);
+    val[sizeof val - 1] = '\0';
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "/registry/t/%04d", i);
+        fx_put(f, key, val);
+    }
+    fx_assert_kv(f, "/registry/t/0042", val, 43, 43, 1);
+    assert_true(map_rss_kb(f->dir) > 256);
+    store_trim(f->s);
+    assert_true(map_rss_kb(f->dir) < 64);
+    fx_assert_kv(f, "/registry/t/0042", val, 43, 43, 1); /* faulted back in */
+    fx_put(f, "/registry/t/after", "x");
+    fx_assert_kv(f, "/registry/t/after", "x", 501, 501, 1);
+}
+
 static void test_put_creates_key_with_version_1(void **state)
 {
     struct fx *f = *state;
@@ -297,6 +338,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_empty_store_has_zero_revisions, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_put_creates_key_with_version_1, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_trim_drops_mapped_pages_and_keeps_data, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_second_put_bumps_mod_rev_and_version_keeps_create_rev,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_put_of_empty_value_round_trips, fx_setup, fx_teardown),

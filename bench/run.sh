@@ -84,7 +84,10 @@ stop_all() {
         local pid=${PIDS[$k]} deadline=$(( $(now_ms) + 10000 ))
         while kill -0 "$pid" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do sleep 0.05; done
         if kill -0 "$pid" 2>/dev/null; then
-            NOTES+=("$k (pid $pid) did not exit within 10 s of SIGTERM; sent SIGKILL")
+            # state Z = exited but not yet reaped (not a hang); otherwise show
+            # where it is and what its log said last
+            local st; st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)
+            NOTES+=("$k (pid $pid, state ${st:-?}) did not exit within 10 s of SIGTERM; sent SIGKILL; last log: $(tail -n 2 "$WORK/$k.log" 2>/dev/null | tr '\n' ' ')")
             kill -KILL "$pid" 2>/dev/null
         fi
         wait "$pid" 2>/dev/null

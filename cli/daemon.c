@@ -60,8 +60,7 @@ struct daemon {
     uv_signal_t sigint, sigterm;
     uv_timer_t trim;
     uv_timer_t stop_watchdog;
-    uint64_t trim_seen_rev, trimmed_rev;
-    bool trimmed_once;
+    uint64_t trim_seen_rev;
     char data_dir[1024];
     struct node_conf conf;
     bool bootstrapping; /* init: write the first objects once leader */
@@ -146,7 +145,8 @@ static void usage_daemon(FILE *f, const char *cmd)
             "tuning (init/join; stored in node.json):\n"
             "  --election-timeout-ms N     raft election timeout (default %d; randomised to 2x)\n"
             "  --heartbeat-ms N            raft heartbeat (default %d)\n"
-            "  --snapshot-threshold N      entries between snapshots (default %d)\n"
+            "  --snapshot-threshold N      entries between snapshots (default: adaptive, the\n"
+            "                              number of keys within %d..%d)\n"
             "  --voters N                  maximum voters (default 5: 3 below 5 nodes)\n"
             "  --dead-voter-timeout-ms N   replace a voter unreachable this long (default %d)\n"
             "  --store-size-mb N           LMDB map size; writes are refused above 90%% (default "
@@ -154,7 +154,8 @@ static void usage_daemon(FILE *f, const char *cmd)
             "  --token-ttl DURATION        init: first join token lifetime, e.g. 24h, 30m (default "
             "24h)\n",
             DEFAULT_DATA_DIR, DEFAULT_API_PORT, DEFAULT_PEER_PORT, CONS_DEFAULT_ELECTION_MS,
-            CONS_DEFAULT_HEARTBEAT_MS, CONS_DEFAULT_SNAP_THRESHOLD, CONS_DEFAULT_DEAD_VOTER_MS);
+            CONS_DEFAULT_HEARTBEAT_MS, CONS_SNAP_THRESHOLD_MIN, CONS_SNAP_THRESHOLD_MAX,
+            CONS_DEFAULT_DEAD_VOTER_MS);
 }
 
 static int parse_uint(const char *flag, const char *v, unsigned *out)
@@ -545,12 +546,11 @@ static void on_trim(uv_timer_t *t)
         d->trim_seen_rev = rev;
         return;
     }
-    if (rev == d->trimmed_rev && d->trimmed_once)
-        return;
+    /* again at every check while idle: background work (an idle snapshot,
+     * a follower catching up) touches pages too, and an idle trim costs
+     * about a millisecond */
     store_trim(d->store);
     malloc_trim(0);
-    d->trimmed_rev = rev;
-    d->trimmed_once = true;
 }
 
 static void memory_policy(void)

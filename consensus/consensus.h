@@ -31,18 +31,25 @@ struct cons_config {
     const char *ca_file;          /* the cluster CA: the only trusted root for peers */
     unsigned election_timeout_ms; /* 0 = CONS_DEFAULT_ELECTION_MS */
     unsigned heartbeat_ms;        /* 0 = CONS_DEFAULT_HEARTBEAT_MS */
-    unsigned snapshot_threshold;  /* entries between snapshots; 0 = default */
+    unsigned snapshot_threshold;  /* entries between snapshots; 0 = adaptive (see below) */
     unsigned snapshot_trailing;   /* entries kept after a snapshot; 0 = default */
     unsigned max_voters;          /* 0 = 5: 3 voters below 5 nodes, 5 from 5 nodes */
     unsigned dead_voter_ms;       /* voter unreachable this long is replaced; 0 = default */
 };
 
 /* LAN defaults: raft randomises the election timeout in [1x, 2x). */
-#define CONS_DEFAULT_ELECTION_MS    400
-#define CONS_DEFAULT_HEARTBEAT_MS   60
-#define CONS_DEFAULT_SNAP_THRESHOLD 1024
-#define CONS_DEFAULT_SNAP_TRAILING  256
-#define CONS_DEFAULT_DEAD_VOTER_MS  10000
+#define CONS_DEFAULT_ELECTION_MS  400
+#define CONS_DEFAULT_HEARTBEAT_MS 60
+/* Adaptive snapshots (threshold 0): a snapshot serialises the whole store,
+ * so its cost grows with the store; taking one every "number of keys"
+ * entries (within these bounds) keeps that cost O(1) per write. Raft keeps
+ * the entries since the last snapshot in memory, so a node idle for
+ * CONS_IDLE_SNAPSHOT_MS with more than the trailing entries takes one. */
+#define CONS_SNAP_THRESHOLD_MIN    4096
+#define CONS_SNAP_THRESHOLD_MAX    65536
+#define CONS_DEFAULT_SNAP_TRAILING 256
+#define CONS_IDLE_SNAPSHOT_MS      2000
+#define CONS_DEFAULT_DEAD_VOTER_MS 10000
 /* proposals that add data are refused above this share of the store's map */
 #define CONS_QUOTA_PERCENT 90
 

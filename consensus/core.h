@@ -62,6 +62,14 @@ struct cons {
     /* requests waiting for something: QUEUE-style intrusive lists */
     queue waiting; /* propose/barrier reqs waiting for local apply of req->index */
     queue queued;
+    /* adaptive snapshots (snapshot_policy) */
+    uint64_t policy_applied, policy_active_ms;
+    unsigned policy_threshold;
+    struct raft_barrier idle_barrier;
+    bool idle_snap_inflight;
+    /* commit propagation to followers (see cons__nudge) */
+    struct raft_barrier nudge;
+    bool nudge_inflight, nudge_again;
     /* read barriers, batched (see cons_barrier) */
     struct cons_propose batch;
     bool batch_inflight;
@@ -102,6 +110,7 @@ void cons__leader_info(struct cons *c, uint64_t *id, const char **address);
 int cons__apply_local(struct cons *c, struct cons_propose *req, const void *buf, size_t len);
 int cons__barrier_local(struct cons *c, struct cons_propose *req);
 void cons__req_answered(struct cons *c, struct cons_propose *req, uint64_t index);
+void cons__nudge(struct cons *c);
 
 /* rpc.c */
 int cons__rpc_forward(struct cons *c, struct cons_propose *req, int kind);

@@ -256,6 +256,8 @@ static void on_server_done(struct cons_propose *req, int status)
     m.index = req->index;
     if (!sr->k->closed)
         send_msg(sr->k, &m);
+    if (status == 0)
+        cons__nudge(sr->req.c__); /* the follower waits to apply it: tell it now */
     conn_unref(sr->k);
     free(sr);
 }

@@ -279,3 +279,16 @@ void store_trim(struct store *s)
     }
     fclose(f);
 }
+
+uint64_t store_key_count(struct store *s)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    uint64_t n = 0;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+        return 0;
+    if (mdb_stat(txn, s->data, &st) == 0)
+        n = st.ms_entries;
+    mdb_txn_abort(txn);
+    return n;
+}

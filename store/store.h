@@ -43,6 +43,8 @@ void store_close(struct store *s);
 
 /* The current global revision (0 for an empty store). */
 uint64_t store_revision(struct store *s);
+/* Number of keys (LMDB's entry count of the data table; O(1)). */
+uint64_t store_key_count(struct store *s);
 /* The last Raft index applied (written in the same LMDB txn as the data). */
 uint64_t store_applied_index(struct store *s);
 /* Oldest revision a watch can start after: a watch with after_rev lower than

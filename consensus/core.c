@@ -103,7 +103,12 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     struct cons *c = fsm->data;
     struct err e;
     int rv;
-    assert(c->snap == NULL);
+    if (c->snap != NULL) {
+        /* raft asked again before finalizing the previous one (seen after a
+         * failed restore): decline, it retries at the next threshold */
+        LOG_WARN("cons", "snapshot_busy", "index=%llu", (unsigned long long)c->snap_index);
+        return RAFT_BUSY;
+    }
     *bufs = raft_calloc(1, sizeof **bufs);
     if (*bufs == NULL)
         return RAFT_NOMEM;

@@ -22,9 +22,11 @@
 
 #include "store/store.h"
 
-#define STORE__DEFAULT_MAP_SIZE      ((size_t)1 << 30)
-#define STORE__DEFAULT_HISTORY_REVS  100000
-#define STORE__DEFAULT_HISTORY_AGEMS 600000
+#define STORE__DEFAULT_MAP_SIZE ((size_t)1 << 30)
+/* Watch history: every value is stored again here, so the window is what a
+ * disconnected watcher can catch up on, not an audit log. */
+#define STORE__DEFAULT_HISTORY_REVS  20000
+#define STORE__DEFAULT_HISTORY_AGEMS 300000
 /* History entries a single apply may delete, on top of twice the entries it
  * adds (so compaction always outruns growth while bounding apply latency). */
 #define STORE__COMPACT_BATCH 1000
@@ -35,6 +37,8 @@
 
 struct store {
     MDB_env *env;
+    char *dir;      /* for restore, which swaps in a fresh environment */
+    int open_snaps; /* begun, not yet ended snapshots (read txns) */
     MDB_dbi data;
     MDB_dbi hist;
     MDB_dbi meta;
@@ -85,6 +89,10 @@ uint64_t store__get_be64(const unsigned char *p);
 int store__mdb_err(struct store *s, struct err *e, int rc, const char *what);
 
 int store__txn_begin(struct store *s, bool write, MDB_txn **txn, struct err *e);
+/* Opens the environment in dir and its databases into s (s->opts set). */
+int store__env_open(struct store *s, const char *dir, struct err *e);
+/* rm -rf dir (errors ignored: best effort cleanup). */
+void store__rmtree(const char *dir);
 int store__meta_get(struct store *s, MDB_txn *txn, const char *name, uint64_t *v, struct err *e);
 int store__meta_put(struct store *s, MDB_txn *txn, const char *name, uint64_t v, struct err *e);
 

@@ -9,8 +9,14 @@
 
 #include "store/internal.h"
 
+#include "lib/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SNAP_MAGIC   "skiff-store-snapshot"
 #define SNAP_VERSION 1
@@ -67,6 +73,7 @@ int store_snapshot_begin(struct store *s, struct store_snap **out, struct err *e
         free(sn);
         return rv;
     }
+    s->open_snaps++;
     *out = sn;
     return 0;
 }
@@ -112,6 +119,7 @@ void store_snapshot_end(struct store_snap *sn)
     if (sn == NULL)
         return;
     mdb_txn_abort(sn->txn);
+    sn->s->open_snaps--;
     free(sn);
 }
 
@@ -221,12 +229,80 @@ static int write_all(struct store *s, MDB_txn *txn, const struct snap *sn, struc
     return rv;
 }
 
+/* In place: one txn that drops and rewrites everything. LMDB cannot reuse
+ * pages freed inside the same txn, so this needs room for the old and the
+ * new content at once; used only while a snapshot read txn pins the env. */
+static int restore_in_place(struct store *s, const struct snap *sn, struct err *e)
+{
+    MDB_txn *txn;
+    int rc;
+    int rv = store__txn_begin(s, true, &txn, e);
+    if (rv != 0)
+        return rv;
+    rv = write_all(s, txn, sn, e);
+    if (rv != 0) {
+        mdb_txn_abort(txn);
+        return rv;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0)
+        return store__mdb_err(s, e, rc, "restore: commit");
+    return 0;
+}
+
+/* Into a fresh environment beside the store, synced, then swapped in with
+ * one atomic rename (RENAME_EXCHANGE): a crash leaves either the old or the
+ * new store whole, and the side directory is removed at the next open. */
+static int restore_fresh(struct store *s, const struct snap *sn, struct err *e)
+{
+    struct store t;
+    char side[4200];
+    MDB_txn *txn;
+    int rc;
+    int rv;
+
+    snprintf(side, sizeof side, "%s.restore", s->dir);
+    store__rmtree(side);
+    if (mkdir(side, 0700) != 0)
+        return err_setf(e, ERR_IO, "restore: mkdir %s: %s", side, strerror(errno));
+    memset(&t, 0, sizeof t);
+    t.opts = s->opts;
+    rv = store__env_open(&t, side, e);
+    if (rv != 0)
+        goto out_rm;
+    rv = store__txn_begin(&t, true, &txn, e);
+    if (rv == 0) {
+        rv = write_all(&t, txn, sn, e);
+        if (rv != 0)
+            mdb_txn_abort(txn);
+        else if ((rc = mdb_txn_commit(txn)) != 0)
+            rv = store__mdb_err(&t, e, rc, "restore: commit");
+    }
+    if (rv == 0 && (rc = mdb_env_sync(t.env, 1)) != 0)
+        rv = store__mdb_err(&t, e, rc, "restore: sync");
+    mdb_env_close(t.env);
+    if (rv != 0)
+        goto out_rm;
+    if (renameat2(AT_FDCWD, side, AT_FDCWD, s->dir, RENAME_EXCHANGE) != 0) {
+        rv = err_setf(e, ERR_IO, "restore: swap %s: %s", s->dir, strerror(errno));
+        goto out_rm;
+    }
+    /* the new store is in place: reopen on it (the old env maps the old
+     * files, now at side, which go next) */
+    mdb_env_close(s->env);
+    s->env = NULL;
+    rv = store__env_open(s, s->dir, e);
+    if (rv != 0)
+        LOG_ERROR("store", "reopen_failed", "dir=%s err=\"%s\"", s->dir, e->msg);
+out_rm:
+    store__rmtree(side);
+    return rv;
+}
+
 int store_restore(struct store *s, const void *data, size_t len, struct err *e)
 {
     msgpack_unpacked u;
     struct snap sn;
-    MDB_txn *txn;
-    int rc;
     int rv;
 
     if (s->cb_depth > 0)
@@ -234,20 +310,11 @@ int store_restore(struct store *s, const void *data, size_t len, struct err *e)
     rv = store__mp_unpack(data, len, &u, "restore", e);
     if (rv == 0)
         rv = parse(&u.data, &sn, e);
-    if (rv == 0)
-        rv = store__txn_begin(s, true, &txn, e);
     if (rv != 0)
         goto out_unpacked;
-    rv = write_all(s, txn, &sn, e);
-    if (rv != 0) {
-        mdb_txn_abort(txn);
+    rv = s->open_snaps > 0 ? restore_in_place(s, &sn, e) : restore_fresh(s, &sn, e);
+    if (rv != 0)
         goto out_unpacked;
-    }
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) {
-        rv = store__mdb_err(s, e, rc, "restore: commit");
-        goto out_unpacked;
-    }
     s->rev = sn.rev;
     s->applied = sn.applied;
     s->compact_rev = sn.rev;

@@ -6,6 +6,7 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,24 +172,17 @@ out_abort:
     return rv;
 }
 
-int store_open(const char *dir, const struct store_opts *opts, struct store **out, struct err *e)
+/* Opens the LMDB environment in dir and its databases into s. */
+int store__env_open(struct store *s, const char *dir, struct err *e)
 {
     unsigned flags = MDB_NOTLS;
-    struct store *s;
     int rc;
     int rv;
-
-    s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return err_setf(e, ERR_NOMEM, "store: open %s: out of memory", dir);
-    resolve_opts(opts, &s->opts);
     if (s->opts.no_sync)
         flags |= MDB_NOSYNC;
     rc = mdb_env_create(&s->env);
-    if (rc != 0) {
-        rv = store__mdb_err(s, e, rc, "store: create env");
-        goto out_free;
-    }
+    if (rc != 0)
+        return store__mdb_err(s, e, rc, "store: create env");
     if ((rc = mdb_env_set_maxdbs(s->env, 3)) != 0 ||
         (rc = mdb_env_set_mapsize(s->env, s->opts.map_size_bytes)) != 0 ||
         (rc = mdb_env_open(s->env, dir, flags, 0600)) != 0) {
@@ -197,17 +191,54 @@ int store_open(const char *dir, const struct store_opts *opts, struct store **ou
         goto out_env;
     }
     rv = open_dbs(s, e);
-    if (rv != 0)
-        goto out_env;
+    if (rv == 0)
+        return 0;
+out_env:
+    mdb_env_close(s->env);
+    s->env = NULL;
+    return rv;
+}
+
+int store_open(const char *dir, const struct store_opts *opts, struct store **out, struct err *e)
+{
+    struct store *s;
+    char side[4200];
+    int rv;
+
+    s = calloc(1, sizeof *s);
+    if (s == NULL || (s->dir = strdup(dir)) == NULL) {
+        free(s);
+        return err_setf(e, ERR_NOMEM, "store: open %s: out of memory", dir);
+    }
+    resolve_opts(opts, &s->opts);
+    /* A restore that crashed left its side directory: with the swap being
+     * one atomic rename, dir is whole either way, so the side one goes. */
+    snprintf(side, sizeof side, "%s.restore", dir);
+    store__rmtree(side);
+    rv = store__env_open(s, dir, e);
+    if (rv != 0) {
+        free(s->dir);
+        free(s);
+        return rv;
+    }
     LOG_DEBUG("store", "opened", "dir=%s rev=%llu applied=%llu", dir, (unsigned long long)s->rev,
               (unsigned long long)s->applied);
     *out = s;
     return 0;
-out_env:
-    mdb_env_close(s->env);
-out_free:
-    free(s);
-    return rv;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void store__rmtree(const char *dir)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void store_close(struct store *s)
@@ -220,7 +251,9 @@ void store_close(struct store *s)
         LOG_WARN("store", "close_with_watches", "err=\"watches still started\"");
     while (s->watches != NULL)
         store_watch_stop(s->watches);
-    mdb_env_close(s->env);
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    free(s->dir);
     free(s);
 }
 

@@ -28,8 +28,8 @@ struct store;
 
 struct store_opts {
     size_t map_size_bytes;       /* LMDB map size; 0 = 1 GiB */
-    uint64_t history_max_revs;   /* keep at most this many revisions of history; 0 = 100000 */
-    uint64_t history_max_age_ms; /* and none older than this; 0 = 600000 (10 min) */
+    uint64_t history_max_revs;   /* keep at most this many revisions of history; 0 = 20000 */
+    uint64_t history_max_age_ms; /* and none older than this; 0 = 300000 (5 min) */
     bool no_sync;                /* MDB_NOSYNC: Raft's log is the durable record (see README) */
 };
 

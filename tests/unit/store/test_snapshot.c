@@ -175,6 +175,52 @@ static void test_restore_of_garbage_changes_nothing(void **state)
     free(snap);
 }
 
+/* Restore builds the new store beside the old one and swaps it in: it
+ * must fit even when old + new would not fit in one map (in-place restore
+ * needs both, since LMDB does not reuse pages freed in the same txn). */
+static void test_restore_fits_when_old_plus_new_exceed_the_map(void **state)
+{
+    struct fx *f = *state;
+    struct store_opts small = {.map_size_bytes = 3u << 20, .no_sync = true};
+    struct other o;
+    char key[64], val[1024];
+    void *snap;
+    size_t len;
+    memset(val, 'x', sizeof val - 1);
+    val[sizeof val - 1] = '\0';
+    for (int i = 0; i < 1700; i++) { /* ~1.9 MB of data: twice that exceeds 3 MB */
+        snprintf(key, sizeof key, PODS "p%04d", i);
+        fx_put(f, key, val);
+    }
+    assert_int_equal(store_snapshot(f->s, &snap, &len, &f->e), 0);
+    fx_mkdtemp(o.dir, sizeof o.dir);
+    assert_int_equal(store_open(o.dir, &small, &o.s, &f->e), 0);
+    assert_int_equal(store_restore(o.s, snap, len, &f->e), 0);
+    assert_int_equal(store_restore(o.s, snap, len, &f->e), 0); /* over full content */
+    assert_same_content(f->s, o.s);
+    other_close(&o);
+    free(snap);
+}
+
+/* A crash mid-restore leaves DIR.restore behind; opening removes it. */
+static void test_open_removes_a_leftover_restore_dir(void **state)
+{
+    struct fx *f = *state;
+    struct other o;
+    char side[128], junk[160];
+    FILE *fp;
+    fx_mkdtemp(o.dir, sizeof o.dir);
+    snprintf(side, sizeof side, "%s.restore", o.dir);
+    assert_int_equal(mkdir(side, 0700), 0);
+    snprintf(junk, sizeof junk, "%s/data.mdb", side);
+    fp = fopen(junk, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    assert_int_equal(store_open(o.dir, NULL, &o.s, &f->e), 0);
+    assert_int_equal(access(side, F_OK), -1);
+    other_close(&o);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -185,6 +231,8 @@ int main(void)
         T(test_restore_replaces_content_and_survives_reopen),
         T(test_restore_clears_history_and_compacts_older_watches),
         T(test_restore_of_garbage_changes_nothing),
+        T(test_restore_fits_when_old_plus_new_exceed_the_map),
+        T(test_open_removes_a_leftover_restore_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -565,7 +565,7 @@ static void memory_policy(void)
 
 /* A clean stop takes milliseconds; if something keeps it from finishing,
  * say so and exit rather than hang a supervisor's restart. */
-#define STOP_DEADLINE_MS 15000
+#define STOP_DEADLINE_MS 5000
 
 static void on_stop_watchdog(uv_timer_t *t)
 {

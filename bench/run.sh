@@ -480,12 +480,12 @@ report() {
     echo "| run | transport | writes/s | p50 ms | p90 ms | p99 ms | max ms | errors |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|"
     local k
-    for k in "sk leader|skiff via leader (ConfigMap create)|HTTPS; skiff closes the connection after every POST, so one TLS handshake per write" \
-             "sk follower|skiff via follower (forwarded)|HTTPS, one TLS handshake per write" \
+    for k in "sk leader|skiff via leader (ConfigMap create)|HTTPS keep-alive" \
+             "sk follower|skiff via follower (forwarded)|HTTPS keep-alive" \
              "et leader|etcd via leader (v3 put)|HTTP keep-alive (gateway)" \
              "et follower|etcd via follower|HTTP keep-alive" \
              "et leader-tls|etcd via leader|HTTPS keep-alive (--auto-tls)" \
-             "et leader-tls-noreuse|etcd via leader|HTTPS, new connection per put (as skiff's clients must)"; do
+             "et leader-tls-noreuse|etcd via leader|HTTPS, new connection per put"; do
         IFS='|' read -r key label tr <<<"$k"
         local s=${key% *} n=${key#* }
         echo "| $label | $tr | ${R[$s.tp.$n.rps]:-} | ${R[$s.tp.$n.p50_ms]:-} | ${R[$s.tp.$n.p90_ms]:-} | ${R[$s.tp.$n.p99_ms]:-} | ${R[$s.tp.$n.max_ms]:-} | ${R[$s.tp.$n.errors]:-} |"

@@ -25,8 +25,8 @@ else
 fi
 CLIENTS=64
 VALUE_BYTES=1024
-ELECTION_MS=400   # skiff's default; etcd gets the same
-HEARTBEAT_MS=60
+ELECTION_MS=300   # skiff's default; etcd gets the same
+HEARTBEAT_MS=40
 FO_TIMEOUT_MS=2000 # per attempt during failover; a new attempt starts every 20 ms per survivor
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

@@ -9,6 +9,7 @@
 #define SKIFF_API_API_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -43,6 +44,10 @@ int api_new(uv_loop_t *loop, struct cons *c, const struct api_config *cfg, struc
 /* Binds and listens. ERR_IO naming the address when that fails (in use, bad
  * address), ERR_INVALID for an unparsable listen string. */
 int api_start(struct api *a, struct err *e);
+
+/* Open client connections and requests still tracked (diagnostics, e.g.
+ * when a stop does not finish). */
+void api_stats(struct api *a, size_t *conns, size_t *reqs, bool *listener_open);
 
 /* The bound port (useful when listen used port 0); 0 before api_start. */
 int api_port(struct api *a);

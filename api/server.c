@@ -861,3 +861,13 @@ const char *api__ca_file(struct api *a)
 {
     return a->ca_file;
 }
+
+void api_stats(struct api *a, size_t *conns, size_t *reqs, bool *listener_open)
+{
+    size_t n = 0;
+    for (struct api_req *r = a->reqs; r != NULL; r = r->next__)
+        n++;
+    *conns = a->n_conns;
+    *reqs = n;
+    *listener_open = a->handles_closing > 0;
+}

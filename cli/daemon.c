@@ -570,8 +570,14 @@ static void memory_policy(void)
 static void on_stop_watchdog(uv_timer_t *t)
 {
     struct daemon *d = t->data;
-    LOG_ERROR("node", "stop_stuck", "after_ms=%d api=%s consensus=%s", STOP_DEADLINE_MS,
-              d->api ? "closing" : "closed", d->cons ? "closing" : "closed");
+    size_t conns = 0, reqs = 0;
+    bool listener = false;
+    if (d->api != NULL)
+        api_stats(d->api, &conns, &reqs, &listener);
+    LOG_ERROR("node", "stop_stuck",
+              "after_ms=%d api=%s consensus=%s api_conns=%zu api_reqs=%zu api_listener=%s",
+              STOP_DEADLINE_MS, d->api ? "closing" : "closed", d->cons ? "closing" : "closed",
+              conns, reqs, listener ? "closing" : "closed");
     _exit(1);
 }
 

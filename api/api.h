@@ -18,7 +18,8 @@
 #include "lib/err.h"
 
 #define API_DEFAULT_LISTEN     "0.0.0.0:6443"
-#define API_BODY_MAX_BYTES     (3u << 20)              /* larger request bodies get 413 */
+#define API_IDLE_TIMEOUT_MS    2000       /* idle keep-alive connections close after this */
+#define API_BODY_MAX_BYTES     (3u << 20) /* larger request bodies get 413 */
 #define API_ADMIN_TOKEN_PREFIX "/skiff/admin-tokens/"  /* + sha256hex(token) */
 #define API_NODE_PREFIX        "/registry/minions/"    /* + name (etcd layout) */
 #define API_CONFIGMAP_PREFIX   "/registry/configmaps/" /* + ns/name */

@@ -166,6 +166,7 @@ static void req_unref(struct api_req *r)
 static void on_pool_dispose(void *p)
 {
     struct api_req *r = *(struct api_req **)p;
+    LOG_DEBUG("api", "req_disposed", "replied=%d", (int)r->replied__);
     r->h2o__ = NULL;
     if (r->watch__ != NULL)
         api__watch_dispose(r);
@@ -229,6 +230,10 @@ void api_reply_raw(struct api_req *r, int http_status, const char *content_type,
      * request that had a body with "Connection: close" and no framing, so
      * every POST/PUT cost a new TLS connection. */
     req->res.content_length = len;
+    LOG_DEBUG("api", "reply", "status=%d sock=%p", http_status,
+              (void *)(req->conn->callbacks->get_socket
+                           ? req->conn->callbacks->get_socket(req->conn)
+                           : NULL));
     h2o_send_inline(req, body, len); /* copies body into the request pool */
 }
 
@@ -661,6 +666,11 @@ int api_new(uv_loop_t *loop, struct cons *c, const struct api_config *cfg, struc
     signal(SIGPIPE, SIG_IGN);
 
     h2o_config_init(&a->config);
+    /* An idle keep-alive connection is closed after this long without a new
+     * request. It also bounds a stop: a client that reset its connection
+     * while h2o was between requests is only noticed by this timer (h2o 2.2
+     * does not poll an idle keep-alive socket), so api_close waits for it. */
+    a->config.http1.req_timeout = API_IDLE_TIMEOUT_MS;
     a->config.server_name = h2o_iovec_init(H2O_STRLIT("skiff"));
     /* h2o's own 413 (plain text) only beyond this; up to it we answer a Status */
     a->config.max_request_entity_size = API_BODY_MAX_BYTES + (1u << 20);
@@ -696,6 +706,7 @@ static void on_conn_close(uv_handle_t *h)
     if (c->next != NULL)
         c->next->prev = c->prev;
     a->n_conns--;
+    LOG_DEBUG("api", "conn_closed", "conn=%p open=%zu", (void *)c, a->n_conns);
     free(c);
     if (a->closing)
         maybe_finish(a);
@@ -724,6 +735,8 @@ static void on_accept(uv_stream_t *listener, int status)
         return;
     }
     sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_close);
+    LOG_DEBUG("api", "conn_accepted", "conn=%p sock=%p open=%zu", (void *)c, (void *)sock,
+              a->n_conns);
     h2o_accept(&a->accept, sock);
 }
 

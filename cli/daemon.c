@@ -15,7 +15,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <ifaddrs.h>
 #include <jansson.h>
@@ -35,6 +34,7 @@
 #include "api/api.h"
 #include "cli/daemon.h"
 #include "consensus/consensus.h"
+#include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/pki.h"
 #include "store/store.h"
@@ -456,15 +456,6 @@ static int make_dirs(const char *dir, struct err *e)
     return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 /* Undoes a failed init/join: removes what it created (the data dir held no
  * node before, which init/join checked), and the dir itself if now empty.
  * Bad input or a failed start must leave nothing half-made behind. */
@@ -475,7 +466,7 @@ static void remove_node_files(const char *dir)
     char p[1200];
     for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
         path_join(p, sizeof p, dir, made[i]);
-        nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        fs_rmtree(p);
     }
     rmdir(dir);
 }

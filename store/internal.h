@@ -91,8 +91,7 @@ int store__mdb_err(struct store *s, struct err *e, int rc, const char *what);
 int store__txn_begin(struct store *s, bool write, MDB_txn **txn, struct err *e);
 /* Opens the environment in dir and its databases into s (s->opts set). */
 int store__env_open(struct store *s, const char *dir, struct err *e);
-/* rm -rf dir (errors ignored: best effort cleanup). */
-void store__rmtree(const char *dir);
+
 int store__meta_get(struct store *s, MDB_txn *txn, const char *name, uint64_t *v, struct err *e);
 int store__meta_put(struct store *s, MDB_txn *txn, const char *name, uint64_t v, struct err *e);
 

@@ -9,6 +9,7 @@
 
 #include "store/internal.h"
 
+#include "lib/fs.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -262,7 +263,7 @@ static int restore_fresh(struct store *s, const struct snap *sn, struct err *e)
     int rv;
 
     snprintf(side, sizeof side, "%s.restore", s->dir);
-    store__rmtree(side);
+    fs_rmtree(side);
     if (mkdir(side, 0700) != 0)
         return err_setf(e, ERR_IO, "restore: mkdir %s: %s", side, strerror(errno));
     memset(&t, 0, sizeof t);
@@ -295,7 +296,7 @@ static int restore_fresh(struct store *s, const struct snap *sn, struct err *e)
     if (rv != 0)
         LOG_ERROR("store", "reopen_failed", "dir=%s err=\"%s\"", s->dir, e->msg);
 out_rm:
-    store__rmtree(side);
+    fs_rmtree(side);
     return rv;
 }
 

@@ -3,10 +3,10 @@
 
 #include "store/internal.h"
 
+#include "lib/fs.h"
 #include "lib/log.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,7 +214,7 @@ int store_open(const char *dir, const struct store_opts *opts, struct store **ou
     /* A restore that crashed left its side directory: with the swap being
      * one atomic rename, dir is whole either way, so the side one goes. */
     snprintf(side, sizeof side, "%s.restore", dir);
-    store__rmtree(side);
+    fs_rmtree(side);
     rv = store__env_open(s, dir, e);
     if (rv != 0) {
         free(s->dir);
@@ -225,20 +225,6 @@ int store_open(const char *dir, const struct store_opts *opts, struct store **ou
               (unsigned long long)s->applied);
     *out = s;
     return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-void store__rmtree(const char *dir)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void store_close(struct store *s)

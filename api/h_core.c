@@ -8,12 +8,15 @@
 
 void api__h_version(struct api_req *r)
 {
-    /* kubectl reads major/minor; we speak the v1.29 dialect for what we serve */
+    /* kubectl reads major/minor; we speak the v1.29 dialect for what we
+     * serve. The other fields are version.Info's, so clients that print or
+     * parse them (kubectl version -o json) find every one. */
     api_reply_json(r, 200,
-                   json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor", "29",
-                             "gitVersion", "v1.29.0-skiff." SKIFF_VERSION, "platform",
-                             "linux/amd64", "skiffVersion", SKIFF_VERSION, "node",
-                             api__node_name(r->api)));
+                   json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major",
+                             "1", "minor", "29", "gitVersion", "v1.29.0-skiff." SKIFF_VERSION,
+                             "gitCommit", "", "gitTreeState", "", "buildDate", "", "goVersion", "",
+                             "compiler", "gcc", "platform", "linux/amd64", "skiffVersion",
+                             SKIFF_VERSION, "node", api__node_name(r->api)));
 }
 
 void api__h_healthz(struct api_req *r)

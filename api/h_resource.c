@@ -193,6 +193,24 @@ static bool read_now(struct api_req *r, void (*fn)(struct api_req *r))
     return false;
 }
 
+/* kubectl get asks for a Table first; -o yaml/json and other clients do
+ * not. Steals items and meta (either may be NULL). */
+static void reply_table(struct api_req *r, const struct kind *k, json_t *items, json_t *meta)
+{
+    json_t *table = NULL;
+    struct err e;
+    int rv = items ? api__table_build(k->kind, items, meta, api_req_query(r, "includeObject"),
+                                      &table, &e)
+                   : err_setf(&e, ERR_NOMEM, "table: out of memory");
+    json_decref(items);
+    json_decref(meta);
+    if (rv != 0) {
+        api_reply_err(r, &e);
+        return;
+    }
+    api_reply_json(r, 200, table);
+}
+
 static void list(struct api_req *r, const struct kind *k, const char *ns)
 {
     char prefix[STORE_KEY_MAX + 1], rv_s[24];
@@ -254,6 +272,10 @@ static void list(struct api_req *r, const struct kind *k, const char *ns)
     if (tok != NULL && meta != NULL)
         json_object_set_new(meta, "continue", json_string(tok));
     free(tok);
+    if (api__accept_table(r->accept)) {
+        reply_table(r, k, pg.items, meta);
+        return;
+    }
     out = json_pack("{s:s, s:s, s:o, s:o}", "kind", k->list_kind, "apiVersion", "v1", "metadata",
                     meta, "items", pg.items);
     api_reply_json(r, 200, out);
@@ -299,6 +321,10 @@ static void get(struct api_req *r, const struct kind *k, const char *ns, const c
     struct err e;
     if (read_object(r, k, ns, name, &obj, NULL, &e) != 0) {
         api_reply_err(r, &e);
+        return;
+    }
+    if (api__accept_table(r->accept)) {
+        reply_table(r, k, json_pack("[o]", obj), NULL);
         return;
     }
     api_reply_json(r, 200, obj);

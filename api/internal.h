@@ -48,10 +48,12 @@ struct api_req {
     size_t n_query;
     const char *body; /* raw request body (may hold NULs), body_len bytes */
     size_t body_len;
-    json_t *json;         /* parsed body (routes without API_ROUTE_RAW_BODY and a
-                             non-empty body); owned by the request: borrow it */
-    const char *identity; /* "admin", or "system:anonymous" on no-auth routes */
-    void *data;           /* the handler's; memory from api_req_alloc is freed for it */
+    json_t *json;             /* parsed body (routes without API_ROUTE_RAW_BODY and a
+                                 non-empty body); owned by the request: borrow it */
+    const char *identity;     /* "admin", or "system:anonymous" on no-auth routes */
+    const char *accept;       /* the Accept header, "" when absent */
+    const char *content_type; /* the Content-Type header, "" when absent */
+    void *data;               /* the handler's; memory from api_req_alloc is freed for it */
     union {
         struct cons_propose propose;
         struct cons_status_req status;
@@ -214,6 +216,20 @@ const char *api__dns1123_label_error(const char *s);
 int api__configmap_validate(const json_t *obj, const char *url_ns, const char *url_name,
                             bool *bad_request, struct err *e);
 
+/* ---- server-side printing (api/table.c) ---- */
+
+/* accept (an Accept header) lists application/json;as=Table;v=v1;
+ * g=meta.k8s.io, in any position and parameter order. */
+bool api__accept_table(const char *accept);
+/* A meta.k8s.io/v1 Table of items (a JSON array of objects of kind
+ * "ConfigMap" or "Node", borrowed) with kubectl's columns. list_meta
+ * (borrowed, may be NULL) becomes the Table's metadata (resourceVersion,
+ * continue). include is ?includeObject: "None", "Object" or NULL/"Metadata"
+ * (rows[].object a PartialObjectMetadata). *out is a new reference;
+ * ERR_NOMEM. */
+int api__table_build(const char *kind, const json_t *items, json_t *list_meta, const char *include,
+                     json_t **out, struct err *e);
+
 /* ---- watch (api/watch.c) ---- */
 
 /* Serves ?watch=1 on a list URL (query: resourceVersion, labelSelector,
@@ -237,6 +253,10 @@ void api__h_cm_update(struct api_req *r);
 void api__h_cm_delete(struct api_req *r);
 void api__h_node_list(struct api_req *r);
 void api__h_node_get(struct api_req *r);
+/* discovery (api/discovery.c) */
+void api__h_api_versions(struct api_req *r);
+void api__h_api_v1(struct api_req *r);
+void api__h_apis(struct api_req *r);
 
 /* Read-only accessors to the api for handlers. */
 const char *api__node_name(const struct api *a);

@@ -11,20 +11,13 @@
  */
 #include "cli/cli.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <ifaddrs.h>
 #include <jansson.h>
 #include <malloc.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -34,23 +27,9 @@
 #include "api/api.h"
 #include "cli/daemon.h"
 #include "consensus/consensus.h"
-#include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/pki.h"
 #include "store/store.h"
-
-#define DEFAULT_DATA_DIR  "/var/lib/skiff"
-#define DEFAULT_API_PORT  6443
-#define DEFAULT_PEER_PORT 6444
-
-struct node_conf {
-    char name[64];
-    uint64_t id;
-    char api_listen[64];
-    char peer_listen[64];
-    char advertise[64];
-    unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms, store_mb;
-};
 
 struct daemon {
     uv_loop_t loop;
@@ -70,429 +49,6 @@ struct daemon {
     int exit_code;
     bool stopping;
 };
-
-/* ---- options ---- */
-
-struct opts {
-    const char *data_dir, *listen, *peer_listen, *advertise, *name, *server, *token;
-    unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms, store_mb;
-    long token_ttl_s;
-};
-
-enum {
-    OPT_DATA_DIR = 256,
-    OPT_LISTEN,
-    OPT_PEER_LISTEN,
-    OPT_ADVERTISE,
-    OPT_NAME,
-    OPT_SERVER,
-    OPT_TOKEN,
-    OPT_ELECTION,
-    OPT_HEARTBEAT,
-    OPT_SNAPSHOT,
-    OPT_VOTERS,
-    OPT_DEAD_VOTER,
-    OPT_TOKEN_TTL,
-    OPT_STORE_SIZE,
-    OPT_HELP,
-};
-
-static const struct option long_opts[] = {
-    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"peer-listen", required_argument, NULL, OPT_PEER_LISTEN},
-    {"advertise", required_argument, NULL, OPT_ADVERTISE},
-    {"name", required_argument, NULL, OPT_NAME},
-    {"server", required_argument, NULL, OPT_SERVER},
-    {"token", required_argument, NULL, OPT_TOKEN},
-    {"election-timeout-ms", required_argument, NULL, OPT_ELECTION},
-    {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
-    {"snapshot-threshold", required_argument, NULL, OPT_SNAPSHOT},
-    {"voters", required_argument, NULL, OPT_VOTERS},
-    {"dead-voter-timeout-ms", required_argument, NULL, OPT_DEAD_VOTER},
-    {"token-ttl", required_argument, NULL, OPT_TOKEN_TTL},
-    {"store-size-mb", required_argument, NULL, OPT_STORE_SIZE},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
-};
-
-static void usage_daemon(FILE *f, const char *cmd)
-{
-    if (strcmp(cmd, "init") == 0)
-        fprintf(f,
-                "usage: skiff init [--data-dir DIR] [--listen IP:PORT] [--peer-listen IP:PORT]\n"
-                "                  [--advertise IP] [--name NAME] [--token-ttl DURATION] [tuning]\n"
-                "Creates a new cluster (CA, node certificate, admin kubeconfig, join token) and\n"
-                "runs its first node in the foreground. Writes DIR/admin.kubeconfig and\n"
-                "DIR/join-token.\n");
-    else if (strcmp(cmd, "join") == 0)
-        fprintf(f, "usage: skiff join --server IP:PORT --token TOKEN [--data-dir DIR]\n"
-                   "                  [--listen IP:PORT] [--peer-listen IP:PORT] [--advertise IP]\n"
-                   "                  [--name NAME] [tuning]\n"
-                   "Joins a running cluster through any member's API and runs the node. The token\n"
-                   "pins the cluster CA: a server whose CA does not match is refused.\n");
-    else
-        fprintf(f, "usage: skiff run [--data-dir DIR]\n"
-                   "Restarts an existing node (made by init or join) from its data dir.\n");
-    fprintf(f,
-            "\noptions:\n"
-            "  --data-dir DIR              node state (default %s)\n"
-            "  --listen IP:PORT            API (HTTPS) listen address (default 0.0.0.0:%d)\n"
-            "  --peer-listen IP:PORT       raft/peer (mTLS) listen address (default 0.0.0.0:%d)\n"
-            "  --advertise IP              address other nodes use to reach this one\n"
-            "                              (default: first non-loopback IPv4, else 127.0.0.1)\n"
-            "  --name NAME                 node name, a DNS-1123 subdomain (default: hostname)\n"
-            "tuning (init/join; stored in node.json):\n"
-            "  --election-timeout-ms N     raft election timeout (default %d; randomised to 2x)\n"
-            "  --heartbeat-ms N            raft heartbeat (default %d)\n"
-            "  --snapshot-threshold N      entries between snapshots (default: adaptive, the\n"
-            "                              number of keys within %d..%d)\n"
-            "  --voters N                  maximum voters (default 5: 3 below 5 nodes)\n"
-            "  --dead-voter-timeout-ms N   replace a voter unreachable this long (default %d)\n"
-            "  --store-size-mb N           LMDB map size; writes are refused above 90%% (default "
-            "1024)\n"
-            "  --token-ttl DURATION        init: first join token lifetime, e.g. 24h, 30m (default "
-            "24h)\n",
-            DEFAULT_DATA_DIR, DEFAULT_API_PORT, DEFAULT_PEER_PORT, CONS_DEFAULT_ELECTION_MS,
-            CONS_DEFAULT_HEARTBEAT_MS, CONS_SNAP_THRESHOLD_MIN, CONS_SNAP_THRESHOLD_MAX,
-            CONS_DEFAULT_DEAD_VOTER_MS);
-}
-
-static int parse_uint(const char *flag, const char *v, unsigned *out)
-{
-    char *end;
-    unsigned long n;
-    errno = 0;
-    n = strtoul(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n == 0 || n > 100000000UL) {
-        fprintf(stderr, "skiff: --%s: want a positive integer, got \"%s\"\n", flag, v);
-        return -1;
-    }
-    *out = (unsigned)n;
-    return 0;
-}
-
-/* "90s", "30m", "24h", "7d" or plain seconds. */
-int cli_parse_duration(const char *v, long *seconds)
-{
-    char *end;
-    long n;
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (errno != 0 || n <= 0 || end == v)
-        return -1;
-    switch (*end) {
-    case '\0':
-    case 's':
-        break;
-    case 'm':
-        n *= 60;
-        break;
-    case 'h':
-        n *= 3600;
-        break;
-    case 'd':
-        n *= 86400;
-        break;
-    default:
-        return -1;
-    }
-    if (*end != '\0' && end[1] != '\0')
-        return -1;
-    *seconds = n;
-    return 0;
-}
-
-static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
-{
-    int c;
-    memset(o, 0, sizeof *o);
-    o->data_dir = DEFAULT_DATA_DIR;
-    o->token_ttl_s = 24 * 3600;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DATA_DIR:
-            o->data_dir = optarg;
-            break;
-        case OPT_LISTEN:
-            o->listen = optarg;
-            break;
-        case OPT_PEER_LISTEN:
-            o->peer_listen = optarg;
-            break;
-        case OPT_ADVERTISE:
-            o->advertise = optarg;
-            break;
-        case OPT_NAME:
-            o->name = optarg;
-            break;
-        case OPT_SERVER:
-            o->server = optarg;
-            break;
-        case OPT_TOKEN:
-            o->token = optarg;
-            break;
-        case OPT_ELECTION:
-            if (parse_uint("election-timeout-ms", optarg, &o->election_ms))
-                return 2;
-            break;
-        case OPT_HEARTBEAT:
-            if (parse_uint("heartbeat-ms", optarg, &o->heartbeat_ms))
-                return 2;
-            break;
-        case OPT_SNAPSHOT:
-            if (parse_uint("snapshot-threshold", optarg, &o->snapshot_threshold))
-                return 2;
-            break;
-        case OPT_VOTERS:
-            if (parse_uint("voters", optarg, &o->voters))
-                return 2;
-            break;
-        case OPT_DEAD_VOTER:
-            if (parse_uint("dead-voter-timeout-ms", optarg, &o->dead_voter_ms))
-                return 2;
-            break;
-        case OPT_STORE_SIZE:
-            if (parse_uint("store-size-mb", optarg, &o->store_mb))
-                return 2;
-            break;
-        case OPT_TOKEN_TTL:
-            if (cli_parse_duration(optarg, &o->token_ttl_s) != 0) {
-                fprintf(stderr, "skiff: --token-ttl: want a duration like 24h or 30m, got \"%s\"\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'h':
-        case OPT_HELP:
-            usage_daemon(stdout, cmd);
-            return 1;
-        default:
-            usage_daemon(stderr, cmd);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "skiff %s: unexpected argument \"%s\"\n", cmd, argv[optind]);
-        return 2;
-    }
-    return 0;
-}
-
-/* ---- node.json ---- */
-
-static void path_join(char *out, size_t n, const char *dir, const char *file)
-{
-    snprintf(out, n, "%s/%s", dir, file);
-}
-
-static int conf_save(const char *dir, const struct node_conf *nc, struct err *e)
-{
-    char path[1200], tmp[1300];
-    json_t *j =
-        json_pack("{s:s, s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "name", nc->name, "id",
-                  (json_int_t)nc->id, "apiListen", nc->api_listen, "peerListen", nc->peer_listen,
-                  "advertise", nc->advertise, "electionTimeoutMs", (int)nc->election_ms,
-                  "heartbeatMs", (int)nc->heartbeat_ms, "snapshotThreshold",
-                  (int)nc->snapshot_threshold, "voters", (int)nc->voters, "deadVoterTimeoutMs",
-                  (int)nc->dead_voter_ms, "storeSizeMb", (int)nc->store_mb);
-    int rv;
-    path_join(path, sizeof path, dir, "node.json");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    rv = json_dump_file(j, tmp, JSON_INDENT(2));
-    json_decref(j);
-    if (rv != 0 || rename(tmp, path) != 0)
-        return err_setf(e, ERR_IO, "write %s: %s", path, strerror(errno));
-    return 0;
-}
-
-static int conf_load(const char *dir, struct node_conf *nc, struct err *e)
-{
-    char path[1200];
-    json_error_t je;
-    json_t *j;
-    const char *name = NULL, *api = NULL, *peer = NULL, *adv = NULL;
-    json_int_t id = 0;
-    int el = 0, hb = 0, snap = 0, voters = 0, dead = 0, store_mb = 0;
-    path_join(path, sizeof path, dir, "node.json");
-    j = json_load_file(path, 0, &je);
-    if (j == NULL) {
-        if (access(path, F_OK) != 0)
-            return err_setf(e, ERR_NOTFOUND,
-                            "%s: no node here (run skiff init or skiff join first)", dir);
-        return err_setf(e, ERR_INVALID, "%s: line %d: %s", path, je.line, je.text);
-    }
-    if (json_unpack_ex(j, &je, 0, "{s:s, s:I, s:s, s:s, s:s, s?i, s?i, s?i, s?i, s?i, s?i}", "name",
-                       &name, "id", &id, "apiListen", &api, "peerListen", &peer, "advertise", &adv,
-                       "electionTimeoutMs", &el, "heartbeatMs", &hb, "snapshotThreshold", &snap,
-                       "voters", &voters, "deadVoterTimeoutMs", &dead, "storeSizeMb",
-                       &store_mb) != 0) {
-        json_decref(j);
-        return err_setf(e, ERR_INVALID, "%s: %s", path, je.text);
-    }
-    memset(nc, 0, sizeof *nc);
-    snprintf(nc->name, sizeof nc->name, "%s", name);
-    nc->id = (uint64_t)id;
-    snprintf(nc->api_listen, sizeof nc->api_listen, "%s", api);
-    snprintf(nc->peer_listen, sizeof nc->peer_listen, "%s", peer);
-    snprintf(nc->advertise, sizeof nc->advertise, "%s", adv);
-    nc->election_ms = (unsigned)el;
-    nc->heartbeat_ms = (unsigned)hb;
-    nc->snapshot_threshold = (unsigned)snap;
-    nc->voters = (unsigned)voters;
-    nc->dead_voter_ms = (unsigned)dead;
-    nc->store_mb = (unsigned)store_mb;
-    json_decref(j);
-    return 0;
-}
-
-static int port_of(const char *addr)
-{
-    const char *colon = strrchr(addr, ':');
-    return colon ? atoi(colon + 1) : 0;
-}
-
-static void default_advertise(char *out, size_t n)
-{
-    struct ifaddrs *ifs, *i;
-    snprintf(out, n, "127.0.0.1");
-    if (getifaddrs(&ifs) != 0)
-        return;
-    for (i = ifs; i != NULL; i = i->ifa_next) {
-        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
-            continue;
-        struct sockaddr_in *sin = (struct sockaddr_in *)i->ifa_addr;
-        if ((ntohl(sin->sin_addr.s_addr) >> 24) == 127)
-            continue;
-        inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)n);
-        break;
-    }
-    freeifaddrs(ifs);
-}
-
-static int conf_from_opts(const struct opts *o, struct node_conf *nc, struct err *e)
-{
-    char host[256];
-    memset(nc, 0, sizeof *nc);
-    if (o->name) {
-        snprintf(nc->name, sizeof nc->name, "%s", o->name);
-    } else {
-        if (gethostname(host, sizeof host) != 0)
-            snprintf(host, sizeof host, "node");
-        snprintf(nc->name, sizeof nc->name, "%s", host);
-    }
-    if (pki_node_name_check(nc->name, e) != 0 || strlen(nc->name) > 63)
-        return err_setf(e, ERR_INVALID,
-                        "--name: \"%s\" is not a valid node name (lowercase "
-                        "letters, digits, '-' and '.', at most 63)",
-                        nc->name);
-    snprintf(nc->api_listen, sizeof nc->api_listen, "%s", o->listen ? o->listen : "0.0.0.0:6443");
-    snprintf(nc->peer_listen, sizeof nc->peer_listen, "%s",
-             o->peer_listen ? o->peer_listen : "0.0.0.0:6444");
-    if (port_of(nc->api_listen) <= 0 || port_of(nc->peer_listen) <= 0)
-        return err_setf(e, ERR_INVALID, "--listen/--peer-listen: want IP:PORT");
-    if (o->advertise) {
-        struct in_addr a;
-        if (inet_pton(AF_INET, o->advertise, &a) != 1)
-            return err_setf(e, ERR_INVALID, "--advertise: \"%s\" is not an IPv4 address",
-                            o->advertise);
-        snprintf(nc->advertise, sizeof nc->advertise, "%s", o->advertise);
-    } else {
-        default_advertise(nc->advertise, sizeof nc->advertise);
-    }
-    nc->election_ms = o->election_ms;
-    nc->heartbeat_ms = o->heartbeat_ms;
-    nc->snapshot_threshold = o->snapshot_threshold;
-    nc->voters = o->voters;
-    nc->dead_voter_ms = o->dead_voter_ms;
-    nc->store_mb = o->store_mb;
-    return 0;
-}
-
-static void addr_fmt(char *out, size_t n, const char *ip, const char *listen)
-{
-    snprintf(out, n, "%s:%d", ip, port_of(listen));
-}
-
-/* ---- files ---- */
-
-static int write_file(const char *path, const char *data, mode_t mode, struct err *e)
-{
-    char tmp[1300];
-    FILE *f;
-    int fd;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return err_setf(e, ERR_IO, "write %s: %s", path, strerror(errno));
-    f = fdopen(fd, "w");
-    if (f == NULL || fputs(data, f) < 0 || fflush(f) != 0 || fsync(fd) != 0) {
-        int saved = errno;
-        if (f)
-            fclose(f);
-        else
-            close(fd);
-        unlink(tmp);
-        return err_setf(e, ERR_IO, "write %s: %s", path, strerror(saved));
-    }
-    fclose(f);
-    if (rename(tmp, path) != 0)
-        return err_setf(e, ERR_IO, "rename %s: %s", path, strerror(errno));
-    return 0;
-}
-
-static int make_dirs(const char *dir, struct err *e)
-{
-    char p[1200];
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return err_setf(e, ERR_IO, "mkdir %s: %s", dir, strerror(errno));
-    path_join(p, sizeof p, dir, "pki");
-    if (mkdir(p, 0700) != 0 && errno != EEXIST)
-        return err_setf(e, ERR_IO, "mkdir %s: %s", p, strerror(errno));
-    path_join(p, sizeof p, dir, "store");
-    if (mkdir(p, 0700) != 0 && errno != EEXIST)
-        return err_setf(e, ERR_IO, "mkdir %s: %s", p, strerror(errno));
-    return 0;
-}
-
-/* Undoes a failed init/join: removes what it created (the data dir held no
- * node before, which init/join checked), and the dir itself if now empty.
- * Bad input or a failed start must leave nothing half-made behind. */
-static void remove_node_files(const char *dir)
-{
-    static const char *made[] = {"pki",           "store",       "raft",       "node.json",
-                                 "node.json.tmp", "initialized", "join-token", "admin.kubeconfig"};
-    char p[1200];
-    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
-        path_join(p, sizeof p, dir, made[i]);
-        fs_rmtree(p);
-    }
-    rmdir(dir);
-}
-
-static void random_token(char *out, size_t n)
-{
-    unsigned char b[24];
-    static const char hex[] = "0123456789abcdef";
-    RAND_priv_bytes(b, sizeof b);
-    for (size_t i = 0; i < sizeof b && 2 * i + 2 < n; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-        out[2 * i + 2] = '\0';
-    }
-    OPENSSL_cleanse(b, sizeof b);
-}
-
-static uint64_t random_id(void)
-{
-    uint64_t id = 0;
-    while (id == 0) {
-        RAND_bytes((unsigned char *)&id, sizeof id);
-        id >>= 1; /* positive as a JSON int64 */
-    }
-    return id;
-}
 
 /* ---- the running node ---- */
 
@@ -610,23 +166,24 @@ static void on_boot_done(struct cons_propose *req, int status)
         daemon_stop(d, 1);
         return;
     }
-    path_join(path, sizeof path, d->data_dir, "join-token");
-    if (write_file(path, d->boot_token, 0600, &e) != 0) {
+    cli__path_join(path, sizeof path, d->data_dir, "join-token");
+    if (cli__file_write(path, d->boot_token, 0600, &e) != 0) {
         LOG_ERROR("node", "init_failed", "err=\"%s\"", e.msg);
         daemon_stop(d, 1);
         return;
     }
     OPENSSL_cleanse(d->boot_token, strlen(d->boot_token));
     /* the marker that init completed: skiff run refuses a half-made node */
-    path_join(path, sizeof path, d->data_dir, "initialized");
-    write_file(path, "ok\n", 0600, &e);
+    cli__path_join(path, sizeof path, d->data_dir, "initialized");
+    cli__file_write(path, "ok\n", 0600, &e);
     LOG_INFO("node", "cluster_initialized", "node=%s rev=%llu", d->conf.name,
              (unsigned long long)req->result.rev);
     fprintf(stderr,
             "\nskiff: cluster created.\n  admin kubeconfig: %s/admin.kubeconfig\n"
             "  join token:       %s/join-token\n"
             "  add a node:       skiff join --server %s:%d --token $(cat %s/join-token)\n\n",
-            d->data_dir, d->data_dir, d->conf.advertise, port_of(d->conf.api_listen), d->data_dir);
+            d->data_dir, d->data_dir, d->conf.advertise, cli__port_of(d->conf.api_listen),
+            d->data_dir);
 }
 
 static long boot_token_ttl_s = 24 * 3600;
@@ -651,9 +208,9 @@ static int boot_propose(struct daemon *d, struct err *e)
     int rv, n = 0;
 
     memset(kv, 0, sizeof kv);
-    path_join(path, sizeof path, d->data_dir, "pki/ca.key");
+    cli__path_join(path, sizeof path, d->data_dir, "pki/ca.key");
     rv = pki_key_load(path, &ca_key, e);
-    path_join(path, sizeof path, d->data_dir, "pki/ca.crt");
+    cli__path_join(path, sizeof path, d->data_dir, "pki/ca.crt");
     if (rv == 0)
         rv = pki_cert_load(path, &ca_cert, e);
     if (rv != 0)
@@ -685,8 +242,8 @@ static int boot_propose(struct daemon *d, struct err *e)
     kv[n].owned = true;
     n++;
     /* 3: this node's member record, 4: its Node object */
-    addr_fmt(peer, sizeof peer, d->conf.advertise, d->conf.peer_listen);
-    addr_fmt(apiaddr, sizeof apiaddr, d->conf.advertise, d->conf.api_listen);
+    cli__addr_fmt(peer, sizeof peer, d->conf.advertise, d->conf.peer_listen);
+    cli__addr_fmt(apiaddr, sizeof apiaddr, d->conf.advertise, d->conf.api_listen);
     snprintf(kv[n].key, sizeof kv[n].key, "%s%s", CONS_MEMBER_PREFIX, d->conf.name);
     rv = cons_member_encode(d->conf.name, d->conf.id, peer, apiaddr, &kv[n].val, &kv[n].len, e);
     if (rv != 0)
@@ -741,12 +298,12 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
     int rv;
 
     log_set_node(d->conf.name);
-    path_join(store_dir, sizeof store_dir, d->data_dir, "store");
-    path_join(cert, sizeof cert, d->data_dir, "pki/node.crt");
-    path_join(key, sizeof key, d->data_dir, "pki/node.key");
-    path_join(ca, sizeof ca, d->data_dir, "pki/ca.crt");
-    addr_fmt(peer, sizeof peer, d->conf.advertise, d->conf.peer_listen);
-    addr_fmt(apiaddr, sizeof apiaddr, d->conf.advertise, d->conf.api_listen);
+    cli__path_join(store_dir, sizeof store_dir, d->data_dir, "store");
+    cli__path_join(cert, sizeof cert, d->data_dir, "pki/node.crt");
+    cli__path_join(key, sizeof key, d->data_dir, "pki/node.key");
+    cli__path_join(ca, sizeof ca, d->data_dir, "pki/ca.crt");
+    cli__addr_fmt(peer, sizeof peer, d->conf.advertise, d->conf.peer_listen);
+    cli__addr_fmt(apiaddr, sizeof apiaddr, d->conf.advertise, d->conf.api_listen);
 
     memory_policy();
     memset(&so, 0, sizeof so);
@@ -851,25 +408,25 @@ static int init_files(const char *dir, const struct node_conf *nc, char *admin_t
     ca.key_pem = ca_key;
     if (rv == 0)
         rv = pki_node_cert_new(&ca, node_key, nc->name, ips, 2, &node_cert, e);
-    path_join(path, sizeof path, dir, "pki/ca.crt");
+    cli__path_join(path, sizeof path, dir, "pki/ca.crt");
     if (rv == 0)
         rv = pki_cert_save(path, ca_cert, e);
-    path_join(path, sizeof path, dir, "pki/ca.key");
+    cli__path_join(path, sizeof path, dir, "pki/ca.key");
     if (rv == 0)
         rv = pki_key_save(path, ca_key, e);
-    path_join(path, sizeof path, dir, "pki/node.crt");
+    cli__path_join(path, sizeof path, dir, "pki/node.crt");
     if (rv == 0)
         rv = pki_cert_save(path, node_cert, e);
-    path_join(path, sizeof path, dir, "pki/node.key");
+    cli__path_join(path, sizeof path, dir, "pki/node.key");
     if (rv == 0)
         rv = pki_key_save(path, node_key, e);
-    random_token(admin_token, tok_size);
-    snprintf(server, sizeof server, "%s:%d", nc->advertise, port_of(nc->api_listen));
-    path_join(path, sizeof path, dir, "admin.kubeconfig");
+    cli__token_random(admin_token, tok_size);
+    snprintf(server, sizeof server, "%s:%d", nc->advertise, cli__port_of(nc->api_listen));
+    cli__path_join(path, sizeof path, dir, "admin.kubeconfig");
     if (rv == 0)
         rv = cli_kubeconfig_write(path, server, ca_cert, admin_token, e);
     if (rv == 0)
-        rv = conf_save(dir, nc, e);
+        rv = cli__conf_save(dir, nc, e);
     free(ca_cert);
     pki_key_pem_free(ca_key);
     pki_key_pem_free(node_key);
@@ -883,34 +440,34 @@ int cli_init(int argc, char **argv)
     struct daemon *d;
     struct err e;
     char path[1200], admin_token[64];
-    int rv = parse_opts("init", argc, argv, &o);
+    int rv = cli__opts_parse("init", argc, argv, &o);
     if (rv != 0)
         return rv == 1 ? 0 : rv;
     d = calloc(1, sizeof *d);
     snprintf(d->data_dir, sizeof d->data_dir, "%s", o.data_dir);
-    path_join(path, sizeof path, o.data_dir, "node.json");
+    cli__path_join(path, sizeof path, o.data_dir, "node.json");
     if (access(path, F_OK) == 0) {
         fprintf(stderr, "skiff init: %s already holds a node; use 'skiff run --data-dir %s'\n",
                 o.data_dir, o.data_dir);
         free(d);
         return 1;
     }
-    if (conf_from_opts(&o, &d->conf, &e) != 0) {
+    if (cli__conf_from_opts(&o, &d->conf, &e) != 0) {
         fprintf(stderr, "skiff init: %s\n", e.msg);
         free(d);
         return 2;
     }
-    if (make_dirs(o.data_dir, &e) != 0) {
+    if (cli__dirs_make(o.data_dir, &e) != 0) {
         fprintf(stderr, "skiff init: %s\n", e.msg);
-        remove_node_files(o.data_dir);
+        cli__node_files_remove(o.data_dir);
         free(d);
         return 1;
     }
-    d->conf.id = random_id();
+    d->conf.id = cli__id_random();
     fprintf(stderr, "skiff init: creating cluster CA and node certificate in %s/pki\n", o.data_dir);
     if (init_files(o.data_dir, &d->conf, admin_token, sizeof admin_token, &e) != 0) {
         fprintf(stderr, "skiff init: %s\n", e.msg);
-        remove_node_files(o.data_dir);
+        cli__node_files_remove(o.data_dir);
         free(d);
         return 1;
     }
@@ -920,11 +477,11 @@ int cli_init(int argc, char **argv)
     rv = daemon_run(d, true, &e);
     if (rv != 0 && e.code != 0)
         fprintf(stderr, "skiff init: %s\n", e.msg);
-    path_join(path, sizeof path, o.data_dir, "initialized");
+    cli__path_join(path, sizeof path, o.data_dir, "initialized");
     if (rv != 0 && access(path, F_OK) != 0) {
         fprintf(stderr, "skiff init: the cluster was not created; removed what init wrote in %s\n",
                 o.data_dir);
-        remove_node_files(o.data_dir);
+        cli__node_files_remove(o.data_dir);
     }
     OPENSSL_cleanse(admin_token, sizeof admin_token);
     if (d->boot_token) {
@@ -943,18 +500,18 @@ int cli_run(int argc, char **argv)
     struct daemon *d;
     struct err e;
     char path[1200];
-    int rv = parse_opts("run", argc, argv, &o);
+    int rv = cli__opts_parse("run", argc, argv, &o);
     if (rv != 0)
         return rv == 1 ? 0 : rv;
     d = calloc(1, sizeof *d);
     snprintf(d->data_dir, sizeof d->data_dir, "%s", o.data_dir);
     err_clear(&e);
-    if (conf_load(o.data_dir, &d->conf, &e) != 0) {
+    if (cli__conf_load(o.data_dir, &d->conf, &e) != 0) {
         fprintf(stderr, "skiff run: %s\n", e.msg);
         free(d);
         return 1;
     }
-    path_join(path, sizeof path, o.data_dir, "initialized");
+    cli__path_join(path, sizeof path, o.data_dir, "initialized");
     if (access(path, F_OK) != 0) {
         fprintf(stderr,
                 "skiff run: %s: the node never finished init/join; remove the directory "
@@ -1077,8 +634,8 @@ static int join_request(const struct opts *o, const struct node_conf *nc, const 
         rv = pki_csr_new(key, nc->name, &csr, e);
     if (rv != 0)
         goto out;
-    addr_fmt(peer, sizeof peer, nc->advertise, nc->peer_listen);
-    addr_fmt(apiaddr, sizeof apiaddr, nc->advertise, nc->api_listen);
+    cli__addr_fmt(peer, sizeof peer, nc->advertise, nc->peer_listen);
+    cli__addr_fmt(apiaddr, sizeof apiaddr, nc->advertise, nc->api_listen);
     {
         json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "token", o->token, "csr", csr, "peerAddress",
                               peer, "apiAddress", apiaddr);
@@ -1104,12 +661,12 @@ static int join_request(const struct opts *o, const struct node_conf *nc, const 
         goto out;
     }
     /* 3. persist: pki, then node.json last (its presence means "a node") */
-    path_join(path, sizeof path, dir, "pki/ca.crt");
+    cli__path_join(path, sizeof path, dir, "pki/ca.crt");
     rv = pki_cert_save(path, ca, e);
-    path_join(path, sizeof path, dir, "pki/node.key");
+    cli__path_join(path, sizeof path, dir, "pki/node.key");
     if (rv == 0)
         rv = pki_key_save(path, key, e);
-    path_join(path, sizeof path, dir, "pki/node.crt");
+    cli__path_join(path, sizeof path, dir, "pki/node.crt");
     if (rv == 0)
         rv = pki_cert_save(path, cert, e);
 out:
@@ -1132,31 +689,31 @@ int cli_join(int argc, char **argv)
     struct daemon *d;
     struct err e;
     char path[1200];
-    int rv = parse_opts("join", argc, argv, &o);
+    int rv = cli__opts_parse("join", argc, argv, &o);
     if (rv != 0)
         return rv == 1 ? 0 : rv;
     if (o.server == NULL || o.token == NULL) {
         fprintf(stderr, "skiff join: --server and --token are required\n");
-        usage_daemon(stderr, "join");
+        cli__daemon_usage(stderr, "join");
         return 2;
     }
     d = calloc(1, sizeof *d);
     snprintf(d->data_dir, sizeof d->data_dir, "%s", o.data_dir);
-    path_join(path, sizeof path, o.data_dir, "node.json");
+    cli__path_join(path, sizeof path, o.data_dir, "node.json");
     if (access(path, F_OK) == 0) {
         fprintf(stderr, "skiff join: %s already holds a node; use 'skiff run --data-dir %s'\n",
                 o.data_dir, o.data_dir);
         free(d);
         return 1;
     }
-    if (conf_from_opts(&o, &d->conf, &e) != 0) {
+    if (cli__conf_from_opts(&o, &d->conf, &e) != 0) {
         fprintf(stderr, "skiff join: %s\n", e.msg);
         free(d);
         return 2;
     }
-    if (make_dirs(o.data_dir, &e) != 0) {
+    if (cli__dirs_make(o.data_dir, &e) != 0) {
         fprintf(stderr, "skiff join: %s\n", e.msg);
-        remove_node_files(o.data_dir);
+        cli__node_files_remove(o.data_dir);
         free(d);
         return 1;
     }
@@ -1164,13 +721,13 @@ int cli_join(int argc, char **argv)
     rv = join_request(&o, &d->conf, o.data_dir, &d->conf.id, &e);
     curl_global_cleanup();
     if (rv == 0)
-        rv = conf_save(o.data_dir, &d->conf, &e);
-    path_join(path, sizeof path, o.data_dir, "initialized");
+        rv = cli__conf_save(o.data_dir, &d->conf, &e);
+    cli__path_join(path, sizeof path, o.data_dir, "initialized");
     if (rv == 0)
-        rv = write_file(path, "ok\n", 0600, &e);
+        rv = cli__file_write(path, "ok\n", 0600, &e);
     if (rv != 0) {
         fprintf(stderr, "skiff join: %s\n", e.msg);
-        remove_node_files(o.data_dir);
+        cli__node_files_remove(o.data_dir);
         free(d);
         return 1;
     }

@@ -2,6 +2,10 @@
 #ifndef SKIFF_CLI_DAEMON_H
 #define SKIFF_CLI_DAEMON_H
 
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
 #include "lib/err.h"
 
 int cli_init(int argc, char **argv);
@@ -15,5 +19,40 @@ int cli_parse_duration(const char *v, long *seconds);
  * bearer token (cli/client.c). */
 int cli_kubeconfig_write(const char *path, const char *server, const char *ca_pem,
                          const char *token, struct err *e);
+
+#define DEFAULT_DATA_DIR  "/var/lib/skiff"
+#define DEFAULT_API_PORT  6443
+#define DEFAULT_PEER_PORT 6444
+
+struct node_conf {
+    char name[64];
+    uint64_t id;
+    char api_listen[64];
+    char peer_listen[64];
+    char advertise[64];
+    unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms, store_mb;
+};
+
+struct opts {
+    const char *data_dir, *listen, *peer_listen, *advertise, *name, *server, *token;
+    unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms, store_mb;
+    long token_ttl_s;
+};
+
+/* cli/nodeconf.c */
+void cli__daemon_usage(FILE *f, const char *cmd);
+/* 0, 1 (--help printed: exit 0) or 2 (bad usage, printed) */
+int cli__opts_parse(const char *cmd, int argc, char **argv, struct opts *o);
+void cli__path_join(char *out, size_t n, const char *dir, const char *file);
+int cli__conf_save(const char *dir, const struct node_conf *nc, struct err *e);
+int cli__conf_load(const char *dir, struct node_conf *nc, struct err *e);
+int cli__conf_from_opts(const struct opts *o, struct node_conf *nc, struct err *e);
+int cli__port_of(const char *addr);
+void cli__addr_fmt(char *out, size_t n, const char *ip, const char *listen);
+int cli__file_write(const char *path, const char *data, mode_t mode, struct err *e);
+int cli__dirs_make(const char *dir, struct err *e);
+void cli__node_files_remove(const char *dir);
+void cli__token_random(char *out, size_t n);
+uint64_t cli__id_random(void);
 
 #endif

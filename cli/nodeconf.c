@@ -1,0 +1,438 @@
+/* Node configuration for the daemon subcommands: options, node.json, the
+ * data dir's files, addresses. See cli/daemon.h. */
+#include "cli/daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "consensus/consensus.h"
+#include "lib/fs.h"
+#include "lib/pki.h"
+
+enum {
+    OPT_DATA_DIR = 256,
+    OPT_LISTEN,
+    OPT_PEER_LISTEN,
+    OPT_ADVERTISE,
+    OPT_NAME,
+    OPT_SERVER,
+    OPT_TOKEN,
+    OPT_ELECTION,
+    OPT_HEARTBEAT,
+    OPT_SNAPSHOT,
+    OPT_VOTERS,
+    OPT_DEAD_VOTER,
+    OPT_TOKEN_TTL,
+    OPT_STORE_SIZE,
+    OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"peer-listen", required_argument, NULL, OPT_PEER_LISTEN},
+    {"advertise", required_argument, NULL, OPT_ADVERTISE},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"election-timeout-ms", required_argument, NULL, OPT_ELECTION},
+    {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
+    {"snapshot-threshold", required_argument, NULL, OPT_SNAPSHOT},
+    {"voters", required_argument, NULL, OPT_VOTERS},
+    {"dead-voter-timeout-ms", required_argument, NULL, OPT_DEAD_VOTER},
+    {"token-ttl", required_argument, NULL, OPT_TOKEN_TTL},
+    {"store-size-mb", required_argument, NULL, OPT_STORE_SIZE},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+void cli__daemon_usage(FILE *f, const char *cmd)
+{
+    if (strcmp(cmd, "init") == 0)
+        fprintf(f,
+                "usage: skiff init [--data-dir DIR] [--listen IP:PORT] [--peer-listen IP:PORT]\n"
+                "                  [--advertise IP] [--name NAME] [--token-ttl DURATION] [tuning]\n"
+                "Creates a new cluster (CA, node certificate, admin kubeconfig, join token) and\n"
+                "runs its first node in the foreground. Writes DIR/admin.kubeconfig and\n"
+                "DIR/join-token.\n");
+    else if (strcmp(cmd, "join") == 0)
+        fprintf(f, "usage: skiff join --server IP:PORT --token TOKEN [--data-dir DIR]\n"
+                   "                  [--listen IP:PORT] [--peer-listen IP:PORT] [--advertise IP]\n"
+                   "                  [--name NAME] [tuning]\n"
+                   "Joins a running cluster through any member's API and runs the node. The token\n"
+                   "pins the cluster CA: a server whose CA does not match is refused.\n");
+    else
+        fprintf(f, "usage: skiff run [--data-dir DIR]\n"
+                   "Restarts an existing node (made by init or join) from its data dir.\n");
+    fprintf(f,
+            "\noptions:\n"
+            "  --data-dir DIR              node state (default %s)\n"
+            "  --listen IP:PORT            API (HTTPS) listen address (default 0.0.0.0:%d)\n"
+            "  --peer-listen IP:PORT       raft/peer (mTLS) listen address (default 0.0.0.0:%d)\n"
+            "  --advertise IP              address other nodes use to reach this one\n"
+            "                              (default: first non-loopback IPv4, else 127.0.0.1)\n"
+            "  --name NAME                 node name, a DNS-1123 subdomain (default: hostname)\n"
+            "tuning (init/join; stored in node.json):\n"
+            "  --election-timeout-ms N     raft election timeout (default %d; randomised to 2x)\n"
+            "  --heartbeat-ms N            raft heartbeat (default %d)\n"
+            "  --snapshot-threshold N      entries between snapshots (default: adaptive, the\n"
+            "                              number of keys within %d..%d)\n"
+            "  --voters N                  maximum voters (default 5: 3 below 5 nodes)\n"
+            "  --dead-voter-timeout-ms N   replace a voter unreachable this long (default %d)\n"
+            "  --store-size-mb N           LMDB map size; writes are refused above 90%% (default "
+            "1024)\n"
+            "  --token-ttl DURATION        init: first join token lifetime, e.g. 24h, 30m (default "
+            "24h)\n",
+            DEFAULT_DATA_DIR, DEFAULT_API_PORT, DEFAULT_PEER_PORT, CONS_DEFAULT_ELECTION_MS,
+            CONS_DEFAULT_HEARTBEAT_MS, CONS_SNAP_THRESHOLD_MIN, CONS_SNAP_THRESHOLD_MAX,
+            CONS_DEFAULT_DEAD_VOTER_MS);
+}
+
+static int parse_uint(const char *flag, const char *v, unsigned *out)
+{
+    char *end;
+    unsigned long n;
+    errno = 0;
+    n = strtoul(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n == 0 || n > 100000000UL) {
+        fprintf(stderr, "skiff: --%s: want a positive integer, got \"%s\"\n", flag, v);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
+/* "90s", "30m", "24h", "7d" or plain seconds. */
+int cli_parse_duration(const char *v, long *seconds)
+{
+    char *end;
+    long n;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno != 0 || n <= 0 || end == v)
+        return -1;
+    switch (*end) {
+    case '\0':
+    case 's':
+        break;
+    case 'm':
+        n *= 60;
+        break;
+    case 'h':
+        n *= 3600;
+        break;
+    case 'd':
+        n *= 86400;
+        break;
+    default:
+        return -1;
+    }
+    if (*end != '\0' && end[1] != '\0')
+        return -1;
+    *seconds = n;
+    return 0;
+}
+
+int cli__opts_parse(const char *cmd, int argc, char **argv, struct opts *o)
+{
+    int c;
+    memset(o, 0, sizeof *o);
+    o->data_dir = DEFAULT_DATA_DIR;
+    o->token_ttl_s = 24 * 3600;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_DATA_DIR:
+            o->data_dir = optarg;
+            break;
+        case OPT_LISTEN:
+            o->listen = optarg;
+            break;
+        case OPT_PEER_LISTEN:
+            o->peer_listen = optarg;
+            break;
+        case OPT_ADVERTISE:
+            o->advertise = optarg;
+            break;
+        case OPT_NAME:
+            o->name = optarg;
+            break;
+        case OPT_SERVER:
+            o->server = optarg;
+            break;
+        case OPT_TOKEN:
+            o->token = optarg;
+            break;
+        case OPT_ELECTION:
+            if (parse_uint("election-timeout-ms", optarg, &o->election_ms))
+                return 2;
+            break;
+        case OPT_HEARTBEAT:
+            if (parse_uint("heartbeat-ms", optarg, &o->heartbeat_ms))
+                return 2;
+            break;
+        case OPT_SNAPSHOT:
+            if (parse_uint("snapshot-threshold", optarg, &o->snapshot_threshold))
+                return 2;
+            break;
+        case OPT_VOTERS:
+            if (parse_uint("voters", optarg, &o->voters))
+                return 2;
+            break;
+        case OPT_DEAD_VOTER:
+            if (parse_uint("dead-voter-timeout-ms", optarg, &o->dead_voter_ms))
+                return 2;
+            break;
+        case OPT_STORE_SIZE:
+            if (parse_uint("store-size-mb", optarg, &o->store_mb))
+                return 2;
+            break;
+        case OPT_TOKEN_TTL:
+            if (cli_parse_duration(optarg, &o->token_ttl_s) != 0) {
+                fprintf(stderr, "skiff: --token-ttl: want a duration like 24h or 30m, got \"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+        case OPT_HELP:
+            cli__daemon_usage(stdout, cmd);
+            return 1;
+        default:
+            cli__daemon_usage(stderr, cmd);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "skiff %s: unexpected argument \"%s\"\n", cmd, argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+/* ---- node.json ---- */
+
+void cli__path_join(char *out, size_t n, const char *dir, const char *file)
+{
+    snprintf(out, n, "%s/%s", dir, file);
+}
+
+int cli__conf_save(const char *dir, const struct node_conf *nc, struct err *e)
+{
+    char path[1200], tmp[1300];
+    json_t *j =
+        json_pack("{s:s, s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "name", nc->name, "id",
+                  (json_int_t)nc->id, "apiListen", nc->api_listen, "peerListen", nc->peer_listen,
+                  "advertise", nc->advertise, "electionTimeoutMs", (int)nc->election_ms,
+                  "heartbeatMs", (int)nc->heartbeat_ms, "snapshotThreshold",
+                  (int)nc->snapshot_threshold, "voters", (int)nc->voters, "deadVoterTimeoutMs",
+                  (int)nc->dead_voter_ms, "storeSizeMb", (int)nc->store_mb);
+    int rv;
+    cli__path_join(path, sizeof path, dir, "node.json");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    rv = json_dump_file(j, tmp, JSON_INDENT(2));
+    json_decref(j);
+    if (rv != 0 || rename(tmp, path) != 0)
+        return err_setf(e, ERR_IO, "write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int cli__conf_load(const char *dir, struct node_conf *nc, struct err *e)
+{
+    char path[1200];
+    json_error_t je;
+    json_t *j;
+    const char *name = NULL, *api = NULL, *peer = NULL, *adv = NULL;
+    json_int_t id = 0;
+    int el = 0, hb = 0, snap = 0, voters = 0, dead = 0, store_mb = 0;
+    cli__path_join(path, sizeof path, dir, "node.json");
+    j = json_load_file(path, 0, &je);
+    if (j == NULL) {
+        if (access(path, F_OK) != 0)
+            return err_setf(e, ERR_NOTFOUND,
+                            "%s: no node here (run skiff init or skiff join first)", dir);
+        return err_setf(e, ERR_INVALID, "%s: line %d: %s", path, je.line, je.text);
+    }
+    if (json_unpack_ex(j, &je, 0, "{s:s, s:I, s:s, s:s, s:s, s?i, s?i, s?i, s?i, s?i, s?i}", "name",
+                       &name, "id", &id, "apiListen", &api, "peerListen", &peer, "advertise", &adv,
+                       "electionTimeoutMs", &el, "heartbeatMs", &hb, "snapshotThreshold", &snap,
+                       "voters", &voters, "deadVoterTimeoutMs", &dead, "storeSizeMb",
+                       &store_mb) != 0) {
+        json_decref(j);
+        return err_setf(e, ERR_INVALID, "%s: %s", path, je.text);
+    }
+    memset(nc, 0, sizeof *nc);
+    snprintf(nc->name, sizeof nc->name, "%s", name);
+    nc->id = (uint64_t)id;
+    snprintf(nc->api_listen, sizeof nc->api_listen, "%s", api);
+    snprintf(nc->peer_listen, sizeof nc->peer_listen, "%s", peer);
+    snprintf(nc->advertise, sizeof nc->advertise, "%s", adv);
+    nc->election_ms = (unsigned)el;
+    nc->heartbeat_ms = (unsigned)hb;
+    nc->snapshot_threshold = (unsigned)snap;
+    nc->voters = (unsigned)voters;
+    nc->dead_voter_ms = (unsigned)dead;
+    nc->store_mb = (unsigned)store_mb;
+    json_decref(j);
+    return 0;
+}
+
+int cli__port_of(const char *addr)
+{
+    const char *colon = strrchr(addr, ':');
+    return colon ? atoi(colon + 1) : 0;
+}
+
+static void default_advertise(char *out, size_t n)
+{
+    struct ifaddrs *ifs, *i;
+    snprintf(out, n, "127.0.0.1");
+    if (getifaddrs(&ifs) != 0)
+        return;
+    for (i = ifs; i != NULL; i = i->ifa_next) {
+        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
+            continue;
+        struct sockaddr_in *sin = (struct sockaddr_in *)i->ifa_addr;
+        if ((ntohl(sin->sin_addr.s_addr) >> 24) == 127)
+            continue;
+        inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)n);
+        break;
+    }
+    freeifaddrs(ifs);
+}
+
+int cli__conf_from_opts(const struct opts *o, struct node_conf *nc, struct err *e)
+{
+    char host[256];
+    memset(nc, 0, sizeof *nc);
+    if (o->name) {
+        snprintf(nc->name, sizeof nc->name, "%s", o->name);
+    } else {
+        if (gethostname(host, sizeof host) != 0)
+            snprintf(host, sizeof host, "node");
+        snprintf(nc->name, sizeof nc->name, "%s", host);
+    }
+    if (pki_node_name_check(nc->name, e) != 0 || strlen(nc->name) > 63)
+        return err_setf(e, ERR_INVALID,
+                        "--name: \"%s\" is not a valid node name (lowercase "
+                        "letters, digits, '-' and '.', at most 63)",
+                        nc->name);
+    snprintf(nc->api_listen, sizeof nc->api_listen, "%s", o->listen ? o->listen : "0.0.0.0:6443");
+    snprintf(nc->peer_listen, sizeof nc->peer_listen, "%s",
+             o->peer_listen ? o->peer_listen : "0.0.0.0:6444");
+    if (cli__port_of(nc->api_listen) <= 0 || cli__port_of(nc->peer_listen) <= 0)
+        return err_setf(e, ERR_INVALID, "--listen/--peer-listen: want IP:PORT");
+    if (o->advertise) {
+        struct in_addr a;
+        if (inet_pton(AF_INET, o->advertise, &a) != 1)
+            return err_setf(e, ERR_INVALID, "--advertise: \"%s\" is not an IPv4 address",
+                            o->advertise);
+        snprintf(nc->advertise, sizeof nc->advertise, "%s", o->advertise);
+    } else {
+        default_advertise(nc->advertise, sizeof nc->advertise);
+    }
+    nc->election_ms = o->election_ms;
+    nc->heartbeat_ms = o->heartbeat_ms;
+    nc->snapshot_threshold = o->snapshot_threshold;
+    nc->voters = o->voters;
+    nc->dead_voter_ms = o->dead_voter_ms;
+    nc->store_mb = o->store_mb;
+    return 0;
+}
+
+void cli__addr_fmt(char *out, size_t n, const char *ip, const char *listen)
+{
+    snprintf(out, n, "%s:%d", ip, cli__port_of(listen));
+}
+
+/* ---- files ---- */
+
+int cli__file_write(const char *path, const char *data, mode_t mode, struct err *e)
+{
+    char tmp[1300];
+    FILE *f;
+    int fd;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return err_setf(e, ERR_IO, "write %s: %s", path, strerror(errno));
+    f = fdopen(fd, "w");
+    if (f == NULL || fputs(data, f) < 0 || fflush(f) != 0 || fsync(fd) != 0) {
+        int saved = errno;
+        if (f)
+            fclose(f);
+        else
+            close(fd);
+        unlink(tmp);
+        return err_setf(e, ERR_IO, "write %s: %s", path, strerror(saved));
+    }
+    fclose(f);
+    if (rename(tmp, path) != 0)
+        return err_setf(e, ERR_IO, "rename %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int cli__dirs_make(const char *dir, struct err *e)
+{
+    char p[1200];
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return err_setf(e, ERR_IO, "mkdir %s: %s", dir, strerror(errno));
+    cli__path_join(p, sizeof p, dir, "pki");
+    if (mkdir(p, 0700) != 0 && errno != EEXIST)
+        return err_setf(e, ERR_IO, "mkdir %s: %s", p, strerror(errno));
+    cli__path_join(p, sizeof p, dir, "store");
+    if (mkdir(p, 0700) != 0 && errno != EEXIST)
+        return err_setf(e, ERR_IO, "mkdir %s: %s", p, strerror(errno));
+    return 0;
+}
+
+/* Undoes a failed init/join: removes what it created (the data dir held no
+ * node before, which init/join checked), and the dir itself if now empty.
+ * Bad input or a failed start must leave nothing half-made behind. */
+void cli__node_files_remove(const char *dir)
+{
+    static const char *made[] = {"pki",           "store",       "raft",       "node.json",
+                                 "node.json.tmp", "initialized", "join-token", "admin.kubeconfig"};
+    char p[1200];
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+        cli__path_join(p, sizeof p, dir, made[i]);
+        fs_rmtree(p);
+    }
+    rmdir(dir);
+}
+
+void cli__token_random(char *out, size_t n)
+{
+    unsigned char b[24];
+    static const char hex[] = "0123456789abcdef";
+    RAND_priv_bytes(b, sizeof b);
+    for (size_t i = 0; i < sizeof b && 2 * i + 2 < n; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+        out[2 * i + 2] = '\0';
+    }
+    OPENSSL_cleanse(b, sizeof b);
+}
+
+uint64_t cli__id_random(void)
+{
+    uint64_t id = 0;
+    while (id == 0) {
+        RAND_bytes((unsigned char *)&id, sizeof id);
+        id >>= 1; /* positive as a JSON int64 */
+    }
+    return id;
+}

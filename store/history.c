@@ -3,6 +3,8 @@
 
 #include "store/internal.h"
 
+#include "lib/fault.h"
+
 #include <string.h>
 
 static void put_be32(unsigned char *p, uint32_t v)
@@ -29,7 +31,7 @@ int store__hist_put(struct store *s, MDB_txn *txn, const struct store__hist *h, 
 
     store__put_be64(kb, h->rev);
     put_be32(kb + 8, seq);
-    rc = mdb_put(txn, s->hist, &k, &v, MDB_RESERVE);
+    rc = FAULT_TICK(FAULT_STORE_PUT) ? MDB_MAP_FULL : mdb_put(txn, s->hist, &k, &v, MDB_RESERVE);
     if (rc != 0)
         return store__mdb_err(s, e, rc, "write history");
     p = v.mv_data;

@@ -3,6 +3,9 @@
 
 #include "store/internal.h"
 
+#include "lib/fault.h"
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,7 +151,8 @@ static int apply_put(struct apply *a, const struct store_op *o, struct err *e)
     h.create_rev = found ? old.create_rev : a->rev;
     h.mod_rev = a->rev;
     h.version = found ? old.version + 1 : 1;
-    rc = mdb_put(a->txn, a->s->data, &k, &v, MDB_RESERVE);
+    rc = FAULT_TICK(FAULT_STORE_PUT) ? MDB_MAP_FULL
+                                     : mdb_put(a->txn, a->s->data, &k, &v, MDB_RESERVE);
     if (rc != 0)
         return store__mdb_err(a->s, e, rc, "put");
     store__put_be64(v.mv_data, h.create_rev);
@@ -184,7 +188,7 @@ static int apply_delete(struct apply *a, const struct store_op *o, struct err *e
     rv = record_event(a, &h, e);
     if (rv != 0)
         return rv;
-    rc = mdb_del(a->txn, a->s->data, &k, NULL);
+    rc = FAULT_TICK(FAULT_STORE_PUT) ? MDB_MAP_FULL : mdb_del(a->txn, a->s->data, &k, NULL);
     if (rc != 0)
         return store__mdb_err(a->s, e, rc, "delete");
     return 0;
@@ -263,7 +267,12 @@ int store_txn_apply(struct store *s, uint64_t raft_index, const struct store_txn
         mdb_txn_abort(a.txn);
         goto out_events;
     }
-    rc = mdb_txn_commit(a.txn);
+    if (FAULT_TICK(FAULT_STORE_COMMIT)) {
+        mdb_txn_abort(a.txn); /* what a failed commit leaves: nothing written */
+        rc = EIO;
+    } else {
+        rc = mdb_txn_commit(a.txn);
+    }
     if (rc != 0) {
         rv = store__mdb_err(s, e, rc, "store: apply: commit");
         goto out_events;

@@ -413,23 +413,33 @@ static void on_created(struct api_req *r, int status)
     api_reply_json(r, 201, json_incref(r->json));
 }
 
+/* The request's ConfigMap, validated for ns (and name, on update); false
+ * when it is missing or invalid, the reply already sent. */
+static bool body_valid(struct api_req *r, const char *ns, const char *name)
+{
+    bool bad = false;
+    struct err e;
+    if (r->json == NULL) {
+        api_reply_status(r, 400, "BadRequest", "request body: a ConfigMap object is required");
+        return false;
+    }
+    if (api__configmap_validate(r->json, ns, name, &bad, &e) != 0) {
+        reply_validation(r, bad, &e);
+        return false;
+    }
+    return true;
+}
+
 void api__h_cm_create(struct api_req *r)
 {
     const char *ns = r->caps[0];
     char uid[37], now[21], gen[254];
     struct write *w;
     json_t *meta, *jname;
-    bool bad = false;
     struct err e;
 
-    if (r->json == NULL) {
-        api_reply_status(r, 400, "BadRequest", "request body: a ConfigMap object is required");
+    if (!body_valid(r, ns, NULL))
         return;
-    }
-    if (api__configmap_validate(r->json, ns, NULL, &bad, &e) != 0) {
-        reply_validation(r, bad, &e);
-        return;
-    }
     meta = json_object_get(r->json, "metadata");
     if (json_object_get(meta, "resourceVersion") != NULL) {
         api_reply_status(r, 400, "BadRequest",
@@ -512,17 +522,10 @@ void api__h_cm_update(struct api_req *r)
     struct write *w;
     json_t *meta, *old;
     uint64_t rv = 0;
-    bool bad = false;
     struct err e;
 
-    if (r->json == NULL) {
-        api_reply_status(r, 400, "BadRequest", "request body: a ConfigMap object is required");
+    if (!body_valid(r, ns, name))
         return;
-    }
-    if (api__configmap_validate(r->json, ns, name, &bad, &e) != 0) {
-        reply_validation(r, bad, &e);
-        return;
-    }
     meta = json_object_get(r->json, "metadata");
     rv_s = json_string_value(json_object_get(meta, "resourceVersion"));
     if (rv_s != NULL && rv_s[0] != '\0' && parse_u64(rv_s, &rv) != 0) {

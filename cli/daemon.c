@@ -52,12 +52,6 @@ struct daemon {
 
 /* ---- the running node ---- */
 
-static void on_closed_all(void *data)
-{
-    struct daemon *d = data;
-    (void)d;
-}
-
 static void on_cons_closed(void *data)
 {
     struct daemon *d = data;
@@ -66,7 +60,6 @@ static void on_cons_closed(void *data)
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->trim, NULL);
     uv_close((uv_handle_t *)&d->stop_watchdog, NULL);
-    on_closed_all(d);
 }
 
 static void on_api_closed(void *data)

@@ -813,7 +813,7 @@ err_free:
     if (c->io_inited)
         raft_uv_close(&c->io);
     if (c->transport_inited)
-        cons__transport_free(&c->transport);
+        cons__transport_close(&c->transport);
     cons_free_mem(c);
     return rv;
 }
@@ -867,7 +867,7 @@ static void free_cons(struct cons *c)
     void *data = c->close_data;
     store_snapshot_end(c->snap); /* raft closed mid-snapshot: no finalize came */
     if (c->transport_inited)
-        cons__transport_free(&c->transport);
+        cons__transport_close(&c->transport);
     cons_free_mem(c);
     if (cb)
         cb(data);

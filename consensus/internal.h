@@ -69,9 +69,6 @@ void cons__transport_set_rpc_cb(struct raft_uv_transport *t, cons__rpc_accept_cb
  * is the caller's. A NULL t->impl is a no-op. */
 void cons__transport_close(struct raft_uv_transport *t);
 
-/* Same as cons__transport_close() (the name consensus/core.c uses). */
-void cons__transport_free(struct raft_uv_transport *t);
-
 /* An outbound RPC connection: TLS connect to a peer's transport address, write
  * CONS_RPC_MAGIC, hand back the plain stream. Caller's memory, valid until cb fires. */
 struct cons__rpc_connect;

@@ -642,8 +642,3 @@ void cons__transport_close(struct raft_uv_transport *t)
     free(tr);
     t->impl = NULL;
 }
-
-void cons__transport_free(struct raft_uv_transport *t)
-{
-    cons__transport_close(t);
-}

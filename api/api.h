@@ -26,6 +26,48 @@
 
 struct api;
 
+/* ---- the kinds skiff serves (api/kinds.c) ----
+ * One table drives the routes, discovery, OpenAPI, the store layout and the
+ * CLI's name resolution ("deploy", "deployments.apps", "Deployment"). */
+
+enum {
+    API_SUB_STATUS = 1 << 0, /* /status subresource */
+    API_SUB_SCALE = 1 << 1,  /* /scale subresource (autoscaling/v1 Scale) */
+};
+
+struct api_kind {
+    const char *group;          /* "" for the core group */
+    const char *version;        /* "v1" */
+    const char *kind;           /* "Deployment" */
+    const char *list_kind;      /* "DeploymentList" */
+    const char *resource;       /* plural, in URLs: "deployments" */
+    const char *singular;       /* "deployment" */
+    const char *short_names[3]; /* kubectl's: "deploy"; NULL-padded */
+    const char *store_name;     /* /registry/<store_name>/: etcd's layout ("minions" for nodes) */
+    bool namespaced;
+    unsigned subresources; /* API_SUB_* */
+    bool in_all;           /* in kubectl's "all" category */
+};
+
+/* Every kind, in discovery order; n in *count. Static storage. */
+const struct api_kind *api_kinds(size_t *count);
+/* By group and plural resource ("apps", "deployments"); NULL if unknown. */
+const struct api_kind *api_kind_by_resource(const char *group, const char *resource);
+/* By apiVersion ("apps/v1", "v1") and kind ("Deployment"); NULL if unknown. */
+const struct api_kind *api_kind_by_kind(const char *api_version, const char *kind);
+/* What a user types: plural, singular, short name or Kind, case-insensitive,
+ * optionally qualified by group ("deployments.apps", "deploy"). NULL if no
+ * kind matches. */
+const struct api_kind *api_kind_lookup(const char *name);
+/* "apps/v1" or "v1" into buf. */
+void api_kind_api_version(const struct api_kind *k, char *buf, size_t size);
+/* The URL path of a collection or an object: "/apis/apps/v1/namespaces/ns/
+ * deployments[/name]" (ns ignored for cluster-scoped kinds; NULL ns on a
+ * namespaced kind gives the all-namespaces list path; NULL name gives the
+ * collection). ERR_INVALID when it does not fit. */
+int api_kind_path(const struct api_kind *k, const char *ns, const char *name, char *buf,
+                  size_t size, struct err *e);
+
 struct api_config {
     const char *listen;    /* "IP:PORT"; NULL = API_DEFAULT_LISTEN */
     const char *cert_file; /* node certificate chain (PEM), signed by the cluster CA */
@@ -88,6 +130,12 @@ int api_object_encode(const json_t *obj, void **value, size_t *len, struct err *
  * go into a store txn (compare ABSENT + put). *value is malloc'ed (free()). */
 int api_node_kv(const json_t *node, char *key, size_t key_size, void **value, size_t *len,
                 struct err *e);
+
+/* A v1 Namespace object `name` (Active) -> its store key and value; init
+ * creates default, kube-system, kube-public and kube-node-lease.
+ * *value is malloc'ed (free()). */
+int api_namespace_kv(const char *name, char *key, size_t key_size, void **value, size_t *len,
+                     struct err *e);
 
 /* The store key that makes token an admin bearer token:
  * API_ADMIN_TOKEN_PREFIX + sha256hex(token). The daemon puts any value

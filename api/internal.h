@@ -14,7 +14,8 @@
 #include "lib/err.h"
 #include "store/store.h"
 
-#define API_CAPS_MAX       4
+#define API_CAPS_MAX       8
+#define API_WARNINGS_MAX   16
 #define API_QUERY_MAX      32
 #define API_LIST_LIMIT_MAX 10000 /* a larger ?limit is clamped, as the apiserver does */
 
@@ -48,12 +49,16 @@ struct api_req {
     size_t n_query;
     const char *body; /* raw request body (may hold NULs), body_len bytes */
     size_t body_len;
-    json_t *json;             /* parsed body (routes without API_ROUTE_RAW_BODY and a
-                                 non-empty body); owned by the request: borrow it */
-    const char *identity;     /* "admin", or "system:anonymous" on no-auth routes */
-    const char *accept;       /* the Accept header, "" when absent */
-    const char *content_type; /* the Content-Type header, "" when absent */
-    void *data;               /* the handler's; memory from api_req_alloc is freed for it */
+    json_t *json;                           /* parsed body (routes without API_ROUTE_RAW_BODY and a
+                                               non-empty body); owned by the request: borrow it */
+    const char *identity;                   /* "admin", or "system:anonymous" on no-auth routes */
+    const char *accept;                     /* the Accept header, "" when absent */
+    const char *content_type;               /* the Content-Type header, "" when absent */
+    const char *user_agent;                 /* the User-Agent header, "" when absent */
+    const char *warnings[API_WARNINGS_MAX]; /* "Warning: 299 - ..." headers of the reply */
+    size_t n_warnings;
+    void *data; /* the handler's; memory from api_req_alloc is freed for it */
+    void (*cleanup)(struct api_req *r); /* the handler's, run when the request is freed */
     union {
         struct cons_propose propose;
         struct cons_status_req status;
@@ -88,6 +93,10 @@ int api_req_propose(struct api_req *r, const struct store_txn *txn, api_done_fn 
 int api_req_barrier(struct api_req *r, api_done_fn done, struct err *e);
 /* cons_status into r->op.status, then done(r, status). */
 int api_req_status(struct api_req *r, api_done_fn done, struct err *e);
+
+/* Adds a Warning header (299) to the reply; msg is copied. Beyond
+ * API_WARNINGS_MAX they are dropped. */
+void api_req_warn(struct api_req *r, const char *msg);
 
 /* Replies. Exactly one per request; they release what the reply does not
  * need. body is stolen (json_decref'ed by the call). */
@@ -181,6 +190,26 @@ void api__selector_close(struct api_selector *sel);
 /* labels: a JSON object of string values, or NULL (no labels). */
 bool api__selector_matches(const struct api_selector *sel, const json_t *labels);
 
+/* ---- field selectors (api/fieldsel.c) ---- */
+
+#define API_FIELDSEL_MAX 8
+struct api_fieldsel_req {
+    char *field, *value;
+    bool neg; /* != */
+};
+struct api_fieldsel {
+    struct api_fieldsel_req reqs[API_FIELDSEL_MAX];
+    size_t n;
+};
+/* Parses a fieldSelector for kind k: "=", "==" and "!=" over the fields the
+ * apiserver supports for it (metadata.name, metadata.namespace, and e.g.
+ * spec.nodeName and status.phase of Pods). ERR_INVALID "field label not
+ * supported: x". Close with api__fieldsel_close. */
+int api__fieldsel_parse(const struct api_kind *k, const char *s, struct api_fieldsel *out,
+                        struct err *e);
+void api__fieldsel_close(struct api_fieldsel *fs);
+bool api__fieldsel_matches(const struct api_fieldsel *fs, const json_t *obj);
+
 /* ---- continue tokens (api/cont.c) ---- */
 
 /* Opaque list continuation: base64 of {"v":1,"p":prefix,"k":last key}
@@ -204,25 +233,14 @@ int api__object_decode(const void *value, size_t len, uint64_t rev, json_t **out
 const char *api__dns1123_subdomain_error(const char *s);
 const char *api__dns1123_label_error(const char *s);
 
-/* ---- ConfigMaps (api/configmap.c) ---- */
-
-/* Validates a ConfigMap body for create (name may be empty when
- * generateName is set) or update. url_ns is the namespace of the URL (the
- * body's namespace must match it when set), url_name the name in the URL
- * (update only, else NULL). Errors: ERR_INVALID with the Kubernetes message,
- * e.g. `ConfigMap "x" is invalid: metadata.name: Invalid value: ...`;
- * *bad_request is set when the problem is the request's shape (400) rather
- * than a field value (422). */
-int api__configmap_validate(const json_t *obj, const char *url_ns, const char *url_name,
-                            bool *bad_request, struct err *e);
-
 /* ---- server-side printing (api/table.c) ---- */
 
 /* accept (an Accept header) lists application/json;as=Table;v=v1;
  * g=meta.k8s.io, in any position and parameter order. */
 bool api__accept_table(const char *accept);
-/* A meta.k8s.io/v1 Table of items (a JSON array of objects of kind
- * "ConfigMap" or "Node", borrowed) with kubectl's columns. list_meta
+/* A meta.k8s.io/v1 Table of items (a JSON array of objects of `kind`,
+ * borrowed) with the apiserver's printer columns for that kind (NAME and AGE
+ * for a kind it has no printer for). list_meta
  * (borrowed, may be NULL) becomes the Table's metadata (resourceVersion,
  * continue). include is ?includeObject: "None", "Object" or NULL/"Metadata"
  * (rows[].object a PartialObjectMetadata). *out is a new reference;
@@ -232,9 +250,10 @@ int api__table_build(const char *kind, const json_t *items, json_t *list_meta, c
 
 /* ---- watch (api/watch.c) ---- */
 
-/* Serves ?watch=1 on a list URL (query: resourceVersion, labelSelector,
- * timeoutSeconds) over the store prefix. The stream is the reply. */
-void api__watch_serve(struct api_req *r, const char *prefix);
+/* Serves ?watch=1 on a list URL of kind k (query: resourceVersion,
+ * labelSelector, fieldSelector, timeoutSeconds, allowWatchBookmarks) over
+ * the store prefix. The stream is the reply. */
+void api__watch_serve(struct api_req *r, const struct api_kind *k, const char *prefix);
 /* Ends a watch from api_close (flushes and closes the stream). */
 void api__watch_shutdown(struct api_req *r);
 /* Pool disposal of a watching request: stop the store watch and timers. */
@@ -246,17 +265,16 @@ void api__h_healthz(struct api_req *r);
 void api__h_readyz(struct api_req *r);
 void api__h_ca(struct api_req *r);
 void api__h_cluster_status(struct api_req *r);
-void api__h_cm_list(struct api_req *r);
-void api__h_cm_create(struct api_req *r);
-void api__h_cm_get(struct api_req *r);
-void api__h_cm_update(struct api_req *r);
-void api__h_cm_delete(struct api_req *r);
-void api__h_node_list(struct api_req *r);
-void api__h_node_get(struct api_req *r);
+/* every kind (api/h_resource.c) */
+void api__h_resource(struct api_req *r);
 /* discovery (api/discovery.c) */
 void api__h_api_versions(struct api_req *r);
 void api__h_api_v1(struct api_req *r);
 void api__h_apis(struct api_req *r);
+void api__h_api_group(struct api_req *r);
+void api__h_api_group_version(struct api_req *r);
+void api__h_openapi_v3(struct api_req *r);
+void api__h_openapi_v3_doc(struct api_req *r);
 
 /* Read-only accessors to the api for handlers. */
 const char *api__node_name(const struct api *a);

@@ -201,6 +201,10 @@ int api_node_build(const char *name, const char *const *addresses, size_t n_addr
                      now, "lastTransitionTime", now);
     if (node == NULL)
         return err_setf(e, ERR_NOMEM, "node: out of memory");
+    /* VERSION column of kubectl get nodes; the agent fills the rest of
+     * nodeInfo (OS, kernel, runtime) from the node itself */
+    json_object_set_new(json_object_get(node, "status"), "nodeInfo",
+                        json_pack("{s:s}", "kubeletVersion", "v1.29.0-skiff"));
     *out = node;
     return 0;
 }
@@ -217,6 +221,31 @@ int api_node_kv(const json_t *node, char *key, size_t key_size, void **value, si
     if (rv != 0)
         return rv;
     return api_object_encode(node, value, len, e);
+}
+
+int api_namespace_kv(const char *name, char *key, size_t key_size, void **value, size_t *len,
+                     struct err *e)
+{
+    char uid[37], now[21];
+    json_t *ns;
+    int rv;
+    if (api__dns1123_label_error(name) != NULL)
+        return err_setf(e, ERR_INVALID, "namespace \"%s\": not a DNS-1123 label", name);
+    rv = api__uuid(uid, e);
+    if (rv != 0)
+        return rv;
+    api__now_rfc3339(now);
+    ns = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s}}, s:{s:[s]}, s:{s:s}}", "kind",
+                   "Namespace", "apiVersion", "v1", "metadata", "name", name, "uid", uid,
+                   "creationTimestamp", now, "labels", "kubernetes.io/metadata.name", name, "spec",
+                   "finalizers", "kubernetes", "status", "phase", "Active");
+    if (ns == NULL)
+        return err_setf(e, ERR_NOMEM, "namespace: out of memory");
+    rv = api_object_key("namespaces", NULL, name, key, key_size, e);
+    if (rv == 0)
+        rv = api_object_encode(ns, value, len, e);
+    json_decref(ns);
+    return rv;
 }
 
 int api_admin_token_key(const char *token, char *key, size_t key_size, struct err *e)

@@ -147,6 +147,8 @@ static void req_free(struct api_req *r)
 {
     struct arena_block *b = r->arena__, *next;
     req_unlink(r);
+    if (r->cleanup != NULL)
+        r->cleanup(r);
     json_decref(r->json);
     for (; b != NULL; b = next) {
         next = b->next;
@@ -225,6 +227,20 @@ void api_reply_raw(struct api_req *r, int http_status, const char *content_type,
                    strlen(content_type));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-cache, private"));
+    for (size_t i = 0; i < r->n_warnings; i++) {
+        /* RFC 7234 warn-text is a quoted string: escape quotes and backslashes */
+        const char *w = r->warnings[i];
+        char *v = h2o_mem_alloc_pool(&req->pool, 2 * strlen(w) + 16);
+        int n = sprintf(v, "299 - \"");
+        for (; *w != '\0'; w++) {
+            if (*w == '"' || *w == '\\')
+                v[n++] = '\\';
+            v[n++] = *w;
+        }
+        v[n++] = '"';
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("warning"), 0, NULL, v,
+                              (size_t)n);
+    }
     if (r->orphan__) /* the api is closing: let the client reconnect elsewhere */
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONNECTION, NULL,
                        H2O_STRLIT("close"));
@@ -237,6 +253,21 @@ void api_reply_raw(struct api_req *r, int http_status, const char *content_type,
                            ? req->conn->callbacks->get_socket(req->conn)
                            : NULL));
     h2o_send_inline(req, body, len); /* copies body into the request pool */
+}
+
+void api_req_warn(struct api_req *r, const char *msg)
+{
+    char *c;
+    if (r->n_warnings == API_WARNINGS_MAX)
+        return;
+    c = api_req_strdup(r, msg);
+    if (c != NULL) {
+        /* a line break would end the header */
+        for (char *q = c; *q != '\0'; q++)
+            if (*q == '\r' || *q == '\n')
+                *q = ' ';
+        r->warnings[r->n_warnings++] = c;
+    }
 }
 
 void api_reply_json(struct api_req *r, int http_status, json_t *body)
@@ -515,7 +546,7 @@ static void dispatch_authed(struct api_req *r, h2o_req_t *req)
             api_reply_error(r, ERR_NOMEM, "out of memory");
             return;
         }
-        if (!(rt->flags & API_ROUTE_RAW_BODY) && media_is(r->content_type, PROTOBUF_MEDIA)) {
+        if (media_is(r->content_type, PROTOBUF_MEDIA)) {
             /* kubectl >= 1.32 sends typed creates (create configmap) as
              * protobuf. We have no protobuf codec: say so with the
              * apiserver's 415 rather than a confusing JSON parse error. */
@@ -572,6 +603,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r->path = req_strndup(r, req->path_normalized.base, req->path_normalized.len);
     r->accept = header_dup(r, req, H2O_TOKEN_ACCEPT);
     r->content_type = header_dup(r, req, H2O_TOKEN_CONTENT_TYPE);
+    r->user_agent = header_dup(r, req, H2O_TOKEN_USER_AGENT);
     if (r->method == NULL || r->path == NULL || r->accept == NULL || r->content_type == NULL) {
         api_reply_error(r, ERR_NOMEM, "out of memory");
         goto out;

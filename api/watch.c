@@ -26,13 +26,25 @@ struct api__watch {
     struct store_watch sw;
     bool watching;
     struct api_selector sel;
+    struct api_fieldsel fsel;
+    const struct api_kind *k;
     struct chunk pending, inflight;
-    bool sending;      /* an h2o_send is in flight */
-    bool started;      /* h2o_start_response done */
-    bool ending;       /* no more events: send FINAL once pending drains */
-    bool done;         /* FINAL sent */
-    uv_timer_t *timer; /* timeoutSeconds; heap: its close outlives us */
+    bool sending;         /* an h2o_send is in flight */
+    bool started;         /* h2o_start_response done */
+    bool ending;          /* no more events: send FINAL once pending drains */
+    bool done;            /* FINAL sent */
+    uv_timer_t *timer;    /* timeoutSeconds; heap: its close outlives us */
+    uv_timer_t *bookmark; /* allowWatchBookmarks; heap, like timer */
 };
+
+#define WATCH_BOOKMARK_MS 10000 /* the apiserver sends one about every minute; we are cheaper */
+
+static bool wanted(const struct api__watch *w, const json_t *obj)
+{
+    return api__selector_matches(&w->sel,
+                                 json_object_get(json_object_get(obj, "metadata"), "labels")) &&
+           api__fieldsel_matches(&w->fsel, obj);
+}
 
 static void chunk_free(struct chunk *c)
 {
@@ -69,6 +81,10 @@ static void stop_sources(struct api__watch *w)
     if (w->timer != NULL) {
         uv_close((uv_handle_t *)w->timer, (uv_close_cb)free);
         w->timer = NULL;
+    }
+    if (w->bookmark != NULL) {
+        uv_close((uv_handle_t *)w->bookmark, (uv_close_cb)free);
+        w->bookmark = NULL;
     }
 }
 
@@ -145,7 +161,7 @@ static void on_stop(h2o_generator_t *g, h2o_req_t *req)
 static void on_store_event(struct store_watch *sw, const struct store_event *ev)
 {
     struct api__watch *w = sw->data;
-    json_t *obj, *labels;
+    json_t *obj;
     struct err e;
     if (w->ending)
         return;
@@ -155,8 +171,7 @@ static void on_store_event(struct store_watch *sw, const struct store_event *ev)
     }
     /* TODO(#1): an object leaving the selector by a label change should be a
      * DELETED event; the store event carries no previous value to tell. */
-    labels = json_object_get(json_object_get(obj, "metadata"), "labels");
-    if (!api__selector_matches(&w->sel, labels)) {
+    if (!wanted(w, obj)) {
         json_decref(obj);
         return;
     }
@@ -166,6 +181,22 @@ static void on_store_event(struct store_watch *sw, const struct store_event *ev)
 static void on_timeout(uv_timer_t *t)
 {
     end_stream(t->data);
+}
+
+/* BOOKMARK: tells the client how far the stream has got, so a resume after
+ * a quiet period starts from a recent revision instead of a compacted one.
+ * Every event up to store_revision was delivered in the apply that made it. */
+static void on_bookmark(uv_timer_t *t)
+{
+    struct api__watch *w = t->data;
+    char apiv[64], rv_s[24];
+    if (w->ending)
+        return;
+    api_kind_api_version(w->k, apiv, sizeof apiv);
+    snprintf(rv_s, sizeof rv_s, "%llu", (unsigned long long)store_revision(w->r->store));
+    emit(w, "BOOKMARK",
+         json_pack("{s:s, s:s, s:{s:s}}", "kind", w->k->kind, "apiVersion", apiv, "metadata",
+                   "resourceVersion", rv_s));
 }
 
 /* Synthetic ADDED for every current object (watch without resourceVersion),
@@ -185,13 +216,12 @@ static int initial_events(struct api__watch *w, const char *prefix, uint64_t *re
         if (*rev == 0)
             *rev = l.rev;
         for (i = 0; i < l.n; i++) {
-            json_t *obj, *labels;
+            json_t *obj;
             struct err de;
             if (api__object_decode(l.kvs[i].value, l.kvs[i].value_len, l.kvs[i].mod_rev, &obj,
                                    &de) != 0)
                 continue;
-            labels = json_object_get(json_object_get(obj, "metadata"), "labels");
-            if (api__selector_matches(&w->sel, labels))
+            if (wanted(w, obj))
                 emit(w, "ADDED", obj);
             else
                 json_decref(obj);
@@ -208,7 +238,7 @@ static int initial_events(struct api__watch *w, const char *prefix, uint64_t *re
     return 0;
 }
 
-void api__watch_serve(struct api_req *r, const char *prefix)
+void api__watch_serve(struct api_req *r, const struct api_kind *k, const char *prefix)
 {
     h2o_req_t *req = r->h2o__;
     const char *rv_s = api_req_query(r, "resourceVersion");
@@ -232,11 +262,18 @@ void api__watch_serve(struct api_req *r, const char *prefix)
         return;
     }
     w->r = r;
+    w->k = k;
     w->gen.proceed = on_proceed;
     w->gen.stop = on_stop;
     /* parsed again (cheap) so the watch owns its copy for its whole life */
     rv = api__selector_parse(api_req_query(r, "labelSelector"), &w->sel, &e);
     if (rv != 0) {
+        api_reply_status(r, 400, "BadRequest", "%s", e.msg);
+        return;
+    }
+    rv = api__fieldsel_parse(k, api_req_query(r, "fieldSelector"), &w->fsel, &e);
+    if (rv != 0) {
+        api__selector_close(&w->sel);
         api_reply_status(r, 400, "BadRequest", "%s", e.msg);
         return;
     }
@@ -273,6 +310,15 @@ void api__watch_serve(struct api_req *r, const char *prefix)
             uv_timer_start(w->timer, on_timeout, secs * 1000, 0);
         }
     }
+    if (!w->ending) {
+        const char *bm = api_req_query(r, "allowWatchBookmarks");
+        if (bm != NULL && (strcmp(bm, "true") == 0 || strcmp(bm, "1") == 0) &&
+            (w->bookmark = malloc(sizeof *w->bookmark)) != NULL) {
+            uv_timer_init(req->conn->ctx->loop, w->bookmark);
+            w->bookmark->data = w;
+            uv_timer_start(w->bookmark, on_bookmark, WATCH_BOOKMARK_MS, WATCH_BOOKMARK_MS);
+        }
+    }
     w->started = true;
     /* headers go out now even with no event yet, so clients see the 200 */
     if (w->pending.len == 0 && !w->ending && !w->sending) {
@@ -300,5 +346,6 @@ void api__watch_dispose(struct api_req *r)
     chunk_free(&w->pending);
     chunk_free(&w->inflight);
     api__selector_close(&w->sel);
+    api__fieldsel_close(&w->fsel);
     r->watch__ = NULL;
 }

@@ -15,13 +15,19 @@ static void usage(FILE *f)
                "  join      join a running cluster with a token and run the node\n"
                "  run       restart an existing node from its data dir\n"
                "  token     create, list or revoke join tokens\n"
-               "  get       list or show objects (nodes, configmaps)\n"
-               "  create    create an object (configmap)\n"
-               "  delete    delete an object (configmap)\n"
+               "  get       list or show objects of any kind (-o wide|yaml|json|name, -w)\n"
+               "  describe  show one object in detail\n"
+               "  apply     create or update objects from manifests (server-side apply)\n"
+               "  create    create objects from manifests, or a configmap, secret, namespace\n"
+               "  delete    delete objects by manifest, name, label selector or --all\n"
+               "  scale     set the replicas of a deployment or replicaset\n"
+               "  rollout   wait for a deployment to roll out (rollout status)\n"
                "  cluster   cluster status\n"
                "  version   print the version\n"
                "\n"
-               "Run 'skiff <command> --help' for a command's options.\n");
+               "Run 'skiff <command> --help' for a command's options. Client commands take\n"
+               "--kubeconfig FILE (default $KUBECONFIG, ~/.kube/config, then\n"
+               "" CLI_DEFAULT_KUBECONFIG ") and -s/--server IP:PORT.\n");
 }
 
 int cli_main(int argc, char **argv)
@@ -44,6 +50,14 @@ int cli_main(int argc, char **argv)
         return cli_create(argc - 1, argv + 1);
     if (strcmp(argv[1], "delete") == 0)
         return cli_delete(argc - 1, argv + 1);
+    if (strcmp(argv[1], "apply") == 0)
+        return cli_apply(argc - 1, argv + 1);
+    if (strcmp(argv[1], "describe") == 0)
+        return cli_describe(argc - 1, argv + 1);
+    if (strcmp(argv[1], "scale") == 0)
+        return cli_scale(argc - 1, argv + 1);
+    if (strcmp(argv[1], "rollout") == 0)
+        return cli_rollout(argc - 1, argv + 1);
     if (strcmp(argv[1], "token") == 0)
         return cli_token(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0) {

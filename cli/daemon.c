@@ -190,10 +190,12 @@ struct boot_kv {
 
 static int boot_propose(struct daemon *d, struct err *e)
 {
-    struct boot_kv kv[5];
-    struct store_cmp cmps[5];
-    struct store_op ops[5];
-    struct store_txn txn = {cmps, 5, ops, 5};
+    static const char *const namespaces[] = {"default", "kube-system", "kube-public",
+                                             "kube-node-lease"};
+    struct boot_kv kv[9];
+    struct store_cmp cmps[9];
+    struct store_op ops[9];
+    struct store_txn txn = {cmps, 9, ops, 9};
     char path[1200], *ca_key = NULL, *ca_cert = NULL, peer[128], apiaddr[128];
     struct pki_token t;
     json_t *node = NULL;
@@ -252,6 +254,15 @@ static int boot_propose(struct daemon *d, struct err *e)
         goto out;
     kv[n].owned = true;
     n++;
+    /* 5..8: the namespaces every Kubernetes cluster has */
+    for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++) {
+        rv =
+            api_namespace_kv(namespaces[i], kv[n].key, sizeof kv[n].key, &kv[n].val, &kv[n].len, e);
+        if (rv != 0)
+            goto out;
+        kv[n].owned = true;
+        n++;
+    }
     for (int i = 0; i < n; i++) {
         cmps[i] = (struct store_cmp){STORE_CMP_ABSENT, kv[i].key, 0};
         ops[i] = (struct store_op){STORE_OP_PUT, kv[i].key, kv[i].val, kv[i].len};

@@ -110,13 +110,14 @@ admin_token() {
 }
 
 # api N METHOD PATH [BODY]: prints the body, then the HTTP code on the last line.
+# CT=type overrides the body's Content-Type (patches).
 api() {
     local n=$1 method=$2 path=$3 body=${4:-}
     local args=(-sS --max-time 10 --cacert "$(node_dir 1)/pki/ca.crt"
         -H "Authorization: Bearer $(admin_token)" -X "$method" -w '\n%{http_code}')
     if [ -n "$body" ]; then
         # the body goes through stdin: large objects exceed the argv limit
-        args+=(-H 'Content-Type: application/json' --data-binary @-)
+        args+=(-H "Content-Type: ${CT:-application/json}" --data-binary @-)
         printf '%s' "$body" | curl "${args[@]}" "https://127.0.0.1:$(api_port "$n")$path"
     else
         curl "${args[@]}" "https://127.0.0.1:$(api_port "$n")$path"

@@ -21,8 +21,8 @@ expect() { # code method path body [message-substring]
 CM=/api/v1/namespaces/default/configmaps
 expect 400 POST $CM '{"apiVersion":"v1","kind":"ConfigMap",' "invalid JSON"
 expect 422 POST $CM '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Bad_Name"}}' "metadata.name"
-expect 400 POST $CM '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"bogus":1}' "bogus"
-expect 422 POST $CM '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":{"k":5}}' "data"
+expect 400 POST "$CM?fieldValidation=Strict" '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"bogus":1}' "bogus"
+expect 400 POST $CM '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":{"k":5}}' "data"
 [ "$(rev)" = "$r0" ] || fail "revision moved on rejected writes: $r0 -> $(rev)"
 
 # wrong bearer token: 401, nothing else said

@@ -26,10 +26,10 @@ expect "version" '^Server Version: v1\.[0-9]+\.[0-9]+-skiff' "$out"
 log "kubectl version: $(grep Server <<<"$out")"
 
 out=$(k get nodes 2>&1) || fail "get nodes: $out"
-expect "get nodes header" '^NAME +STATUS +ROLES +AGE$' "$out"
-expect "get nodes row" '^node1 +Ready +<none> +[0-9]+[smhd]$' "$out"
+expect "get nodes header" '^NAME +STATUS +ROLES +AGE +VERSION$' "$out"
+expect "get nodes row" '^node1 +Ready +<none> +[0-9]+[smhd] +v1\.29\.0-skiff$' "$out"
 out=$(k get no -o wide 2>&1) || fail "get no -o wide: $out"
-expect "get nodes wide" '^node1 +Ready +<none> +[0-9]+[smhd] +127\.0\.0\.1$' "$out"
+expect "get nodes wide" '^node1 +Ready +<none> +[0-9]+[smhd] +v1\.29\.0-skiff +127\.0\.0\.1 ' "$out"
 
 out=$(k create configmap kc1 --from-literal=k=v --from-literal=k2=v2 2>&1) || fail "create: $out"
 expect "create configmap" '^configmap/kc1 created$' "$out"
@@ -44,6 +44,7 @@ out=$(k get cm kc1 -o json 2>&1) || fail "get cm -o json: $out"
 out=$(k get cm kc1 -o yaml 2>&1) || fail "get cm -o yaml: $out"
 expect "get cm -o yaml" '^  k2: v2$' "$out"
 
+out=$(k create namespace other 2>&1) || fail "create namespace: $out"
 out=$(k create configmap kc2 -n other --from-literal=a=b 2>&1) || fail "create -n: $out"
 out=$(k get cm -n other -o yaml 2>&1) || fail "get cm -n other -o yaml: $out"
 expect "get cm -n -o yaml" '^    name: kc2$' "$out"
@@ -77,4 +78,32 @@ code=$(printf 'k8s\0' | curl -sS -o /dev/null -w '%{http_code}' --max-time 10 \
     -H 'Content-Type: application/vnd.kubernetes.protobuf' --data-binary @- \
     "https://127.0.0.1:$(api_port 1)/api/v1/namespaces/default/configmaps")
 [ "$code" = 415 ] || fail "protobuf body: want 415, got $code"
-log "kubectl: discovery, version, get/create/delete all passed"
+# acceptance: apply -f the multi-kind manifest, get deploy, get pods -A, delete -f,
+# with the default kubectl and with 1.32 (OpenAPI v3, aggregated discovery)
+MAN="$(dirname "$0")/manifests/all.yaml"
+KC132=/usr/lib/google-cloud-sdk/bin/kubectl.1.32
+for kc in kubectl "$KC132"; do
+    [ -x "$(command -v "$kc")" ] || continue
+    kk() { "$kc" --kubeconfig "$KCFG" --cache-dir "$T_DIR/kcache-$(basename "$kc")" --request-timeout=10s "$@"; }
+    out=$(kk apply -f "$MAN" 2>&1) || fail "$kc apply: $out"
+    expect "$kc apply created" '^deployment\.apps/nginx-deployment created$' "$out"
+    expect "$kc apply created" '^cronjob\.batch/hello created$' "$out"
+    out=$(kk apply -f "$MAN" 2>&1) || fail "$kc apply again: $out"
+    expect "$kc apply unchanged" '^deployment\.apps/nginx-deployment unchanged$' "$out"
+    out=$(sed 's/replicas: 2/replicas: 3/' "$MAN" | kk apply -f - 2>&1) || fail "$kc apply changed: $out"
+    expect "$kc apply configured" '^deployment\.apps/nginx-deployment configured$' "$out"
+    expect "$kc apply configured" '^service/nginx unchanged$' "$out"
+    out=$(kk get deploy 2>&1) || fail "$kc get deploy: $out"
+    expect "$kc get deploy" '^nginx-deployment +0/3 +0 +0 +[0-9]+[smhd]$' "$out"
+    out=$(kk get deploy nginx-deployment -o jsonpath='{.metadata.generation}' 2>&1)
+    [ "$out" = 2 ] || fail "$kc: generation after replicas change: $out"
+    out=$(kk get pods -A 2>&1) || fail "$kc get pods -A: $out"
+    expect "$kc get pods -A" 'No resources found' "$out"
+    out=$(kk get cj,ds,job,svc,secret 2>&1) || fail "$kc get several kinds: $out"
+    expect "$kc get cronjob" '^cronjob\.batch/hello +\*/1 \* \* \* \*' "$out"
+    out=$(kk delete -f "$MAN" 2>&1) || fail "$kc delete -f: $out"
+    expect "$kc delete" '^deployment\.apps "nginx-deployment" deleted$' "$out"
+    out=$(kk get deploy 2>&1)
+    expect "$kc after delete" 'No resources found' "$out"
+done
+log "kubectl: discovery, version, get/create/delete, apply -f/delete -f all passed"

@@ -233,6 +233,14 @@ static void run(void (*client)(struct fx *))
     assert_int_equal(api_admin_token_key(TOKEN, key, sizeof key, &e), 0);
     op = (struct store_op){STORE_OP_PUT, key, "1", 1};
     assert_int_equal(store_txn_apply(f.c.s, ++f.c.index, &txn, &res, &e), 0);
+    {
+        void *val;
+        size_t len;
+        assert_int_equal(api_namespace_kv("default", key, sizeof key, &val, &len, &e), 0);
+        op = (struct store_op){STORE_OP_PUT, key, val, len};
+        assert_int_equal(store_txn_apply(f.c.s, ++f.c.index, &txn, &res, &e), 0);
+        free(val);
+    }
     assert_int_equal(api_new(&f.loop, &f.c, &cfg, &f.api, &e), 0);
     assert_int_equal(api_start(f.api, &e), 0);
     f.port = api_port(f.api);
@@ -272,7 +280,7 @@ static void crud_client(struct fx *f)
     http(f, "GET", "/api/v1/namespaces/default/configmaps", NULL, false, &r);
     EXPECT(r, 401, "\"reason\":\"Unauthorized\"");
     http(f, "POST", "/api/v1/namespaces/default/configmaps", cm, true, &r);
-    EXPECT(r, 201, "\"resourceVersion\":\"2\"");
+    EXPECT(r, 201, "\"resourceVersion\":\"3\"");
     http(f, "POST", "/api/v1/namespaces/default/configmaps", cm, true, &r);
     EXPECT(r, 409, "\"reason\":\"AlreadyExists\"");
     http(f, "POST", "/api/v1/namespaces/default/configmaps", "{\"metadata\":{\"name\":\"X_y\"}}",
@@ -289,7 +297,7 @@ static void crud_client(struct fx *f)
          "{\"metadata\":{\"name\":\"web\",\"resourceVersion\":\"1\"},\"data\":{}}", true, &r);
     EXPECT(r, 409, "\"reason\":\"Conflict\"");
     http(f, "PUT", "/api/v1/namespaces/default/configmaps/web",
-         "{\"metadata\":{\"name\":\"web\",\"resourceVersion\":\"2\"},\"data\":{\"k\":\"w\"}}", true,
+         "{\"metadata\":{\"name\":\"web\",\"resourceVersion\":\"3\"},\"data\":{\"k\":\"w\"}}", true,
          &r);
     EXPECT(r, 200, "\"k\":\"w\"");
     http(f, "PUT", "/api/v1/namespaces/default/configmaps/nope",
@@ -317,6 +325,8 @@ static void crud_client(struct fx *f)
     EXPECT(r, 200, "NodeList");
     http(f, "PATCH", "/api/v1/nodes", NULL, true, &r);
     EXPECT(r, 405, "MethodNotAllowed");
+    http(f, "GET", "/apis/apps/v1/namespaces/default/widgets", NULL, true, &r);
+    EXPECT(r, 404, "NotFound");
 }
 
 static void test_server_crud_watch_and_errors(void **state)

@@ -15,7 +15,7 @@ TEST_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=address,
                -fno-sanitize-recover=undefined -DSKIFF_FAULTS
 TEST_LDFLAGS := -fsanitize=address,undefined
 
-MODULES := lib store consensus api cli
+MODULES := lib store consensus api sched agent cli
 LIB_SRC := $(filter-out cli/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 REL_OBJ := $(LIB_SRC:%.c=build/rel/%.o)
 TST_OBJ := $(LIB_SRC:%.c=build/test/%.o)

@@ -576,3 +576,4 @@ printf '%s\n' "$OUT"
 [ -f "$ROOT/bench/RESULTS.md" ] || printf '# skiff benchmark results\n\nAppended by `bench/run.sh` (`make bench`); newest last.\n\n' >"$ROOT/bench/RESULTS.md"
 printf '%s\n' "$OUT" >>"$ROOT/bench/RESULTS.md"
 log "results appended to bench/RESULTS.md"
+"$ROOT/bench/api.sh" $([ "$QUICK" -eq 1 ] && echo --quick) || exit 1 # the API benchmarks (bench/api.sh)

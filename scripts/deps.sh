@@ -9,6 +9,7 @@ pkgs=(
   libraft-dev libuv1-dev liblmdb-dev libmsgpack-dev libyaml-dev libh2o-dev
   libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev libcmocka-dev
   runc containernetworking-plugins nftables iproute2 openssl curl procps jq
+  busybox-static docker-registry skopeo umoci
 )
 
 missing=()

@@ -1457,12 +1457,56 @@ static void write_dispatch(struct api_req *r, struct write *w)
     }
 }
 
+bool api__is_admin(struct api_req *r)
+{
+    if (strcmp(r->identity, "admin") == 0)
+        return true;
+    api_reply_status(r, 403, "Forbidden", "User \"%s\" cannot use %s %s", r->identity, r->method,
+                     r->path);
+    return false;
+}
+
+/* Authorization. The admin may do anything. A node (its own certificate,
+ * identity system:node:NAME) reads everything and writes what an agent
+ * writes: Pods and their status, its Node, Leases and Endpoints. */
+static bool allowed(struct api_req *r, const struct target *t)
+{
+    static const char *const node_writes[] = {"Pod", "Node", "Lease", "Endpoints"};
+    const char *verb;
+    if (strcmp(r->identity, "admin") == 0)
+        return true;
+    if (strncmp(r->identity, "system:node:", 12) == 0) {
+        if (strcmp(r->method, "GET") == 0)
+            return true;
+        for (size_t i = 0; i < sizeof node_writes / sizeof node_writes[0]; i++)
+            if (strcmp(t->k->kind, node_writes[i]) == 0)
+                return true;
+    }
+    verb = strcmp(r->method, "POST") == 0     ? "create"
+           : strcmp(r->method, "PUT") == 0    ? "update"
+           : strcmp(r->method, "PATCH") == 0  ? "patch"
+           : strcmp(r->method, "DELETE") == 0 ? "delete"
+           : t->name != NULL                  ? "get"
+                                              : "list";
+    if (t->ns != NULL)
+        api_reply_status(r, 403, "Forbidden",
+                         "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API group "
+                         "\"%s\" in the namespace \"%s\"",
+                         t->qres, r->identity, verb, t->k->resource, t->k->group, t->ns);
+    else
+        api_reply_status(r, 403, "Forbidden",
+                         "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API group "
+                         "\"%s\" at the cluster scope",
+                         t->qres, r->identity, verb, t->k->resource, t->k->group);
+    return false;
+}
+
 void api__h_resource(struct api_req *r)
 {
     struct target t;
     struct write *w;
 
-    if (!parse_target(r, &t))
+    if (!parse_target(r, &t) || !allowed(r, &t))
         return;
     if (strcmp(r->method, "GET") == 0) {
         if (!read_now(r))

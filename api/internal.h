@@ -265,6 +265,9 @@ void api__h_healthz(struct api_req *r);
 void api__h_readyz(struct api_req *r);
 void api__h_ca(struct api_req *r);
 void api__h_cluster_status(struct api_req *r);
+/* True for the admin identity; otherwise replies 403 and returns false. */
+bool api__is_admin(struct api_req *r);
+
 /* every kind (api/h_resource.c) */
 void api__h_resource(struct api_req *r);
 /* discovery (api/discovery.c) */

@@ -108,6 +108,8 @@ static int ca_pem_read(struct api_req *r, char **pem, struct err *e)
 
 static void h_token_create(struct api_req *r)
 {
+    if (!api__is_admin(r))
+        return;
     struct token_create *tc = api_req_alloc(r, sizeof *tc);
     json_t *ttl = r->json ? json_object_get(r->json, "ttlSeconds") : NULL;
     json_t *desc = r->json ? json_object_get(r->json, "description") : NULL;
@@ -153,6 +155,8 @@ static void h_token_create(struct api_req *r)
 
 static void h_token_list(struct api_req *r)
 {
+    if (!api__is_admin(r))
+        return;
     struct store_list l;
     struct err e;
     json_t *items = json_array();
@@ -186,6 +190,8 @@ static void on_token_revoked(struct api_req *r, int status)
  * told it was revoked rather than that it never existed. */
 static void h_token_revoke(struct api_req *r)
 {
+    if (!api__is_admin(r))
+        return;
     json_t *rec;
     uint64_t mod_rev;
     struct err e;

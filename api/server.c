@@ -10,6 +10,7 @@
 #include <h2o.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "lib/log.h"
+#include "lib/pki.h"
 
 #define API_EXTRA_ROUTES_MAX 32
 
@@ -425,6 +427,59 @@ static int parse_query(struct api_req *r, const char *q, size_t len)
  * logged nor kept. */
 enum { AUTH_OK, AUTH_DENIED, AUTH_UNKNOWN };
 
+/* h2o 2.2 keeps the connection's SSL* in a private struct whose first two
+ * members are the SSL_CTX and the SSL (lib/common/socket.c,
+ * st_h2o_socket_ssl_t) and offers no accessor. We read it through that
+ * layout and check it: the SSL must belong to our own SSL_CTX, or client
+ * certificates are simply not used (bearer tokens still work). */
+struct h2o_ssl_prefix {
+    SSL_CTX *ctx;
+    SSL *ossl;
+};
+
+static SSL *conn_ssl(struct api *a, h2o_req_t *req)
+{
+    h2o_socket_t *sock =
+        req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    struct h2o_ssl_prefix *p;
+    if (sock == NULL || sock->ssl == NULL)
+        return NULL;
+    p = (struct h2o_ssl_prefix *)sock->ssl;
+    if (p->ctx != a->ssl || p->ossl == NULL || SSL_get_SSL_CTX(p->ossl) != a->ssl)
+        return NULL;
+    return p->ossl;
+}
+
+/* A verified client certificate -> identity: O=system:masters is an admin
+ * (skiff init writes one into admin.kubeconfig), a node certificate
+ * (O=skiff:nodes, CN = node name) is "system:node:<name>", as kubelets are. */
+static int authenticate_cert(struct api_req *r, h2o_req_t *req)
+{
+    SSL *ssl = conn_ssl(r->api, req);
+    X509 *cert;
+    X509_NAME *subj;
+    char cn[256] = "", org[256] = "", *id;
+    struct err e;
+    if (ssl == NULL || (cert = SSL_get0_peer_certificate(ssl)) == NULL ||
+        SSL_get_verify_result(ssl) != X509_V_OK)
+        return AUTH_DENIED;
+    subj = X509_get_subject_name(cert);
+    X509_NAME_get_text_by_NID(subj, NID_commonName, cn, sizeof cn);
+    X509_NAME_get_text_by_NID(subj, NID_organizationName, org, sizeof org);
+    if (strcmp(org, PKI_ADMIN_ORG) == 0) {
+        r->identity = "admin";
+        return AUTH_OK;
+    }
+    if (strcmp(org, PKI_NODE_ORG) != 0 || pki_node_name_check(cn, &e) != 0)
+        return AUTH_DENIED;
+    id = api_req_alloc(r, strlen(cn) + 13);
+    if (id == NULL)
+        return AUTH_DENIED;
+    sprintf(id, "system:node:%s", cn);
+    r->identity = id;
+    return AUTH_OK;
+}
+
 static int authenticate(struct api_req *r, h2o_req_t *req)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
@@ -435,7 +490,7 @@ static int authenticate(struct api_req *r, h2o_req_t *req)
     int rv;
 
     if (i < 0)
-        return AUTH_DENIED;
+        return authenticate_cert(r, req);
     v = req->headers.entries[i].value;
     if (v.len <= 7 || v.len - 7 >= sizeof token || strncasecmp(v.base, "Bearer ", 7) != 0)
         return AUTH_DENIED;
@@ -656,6 +711,18 @@ static int ssl_new(struct api *a, struct err *e)
         return ssl_error(e, "private key", a->key_file);
     if (SSL_CTX_check_private_key(a->ssl) != 1)
         return ssl_error(e, "private key does not match", a->cert_file);
+    /* Client certificates are asked for but optional (bearer tokens need
+     * none); one that is sent must chain to the cluster CA and carry EKU
+     * clientAuth, or the handshake fails. */
+    if (a->ca_file != NULL) {
+        if (SSL_CTX_load_verify_locations(a->ssl, a->ca_file, NULL) != 1)
+            return ssl_error(e, "cluster CA", a->ca_file);
+        SSL_CTX_set_purpose(a->ssl, X509_PURPOSE_SSL_CLIENT);
+        SSL_CTX_set_verify(a->ssl, SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_verify_depth(a->ssl, 2);
+        /* sessions would skip the certificate on resumption: keep it simple */
+        SSL_CTX_set_session_id_context(a->ssl, (const unsigned char *)"skiff-api", 9);
+    }
     return 0;
 }
 

@@ -61,9 +61,9 @@
 #define MAX_URLS      8
 #define MAX_CLIENTS   1024
 #define ERRMSG_MAX    300
-#define PAGES_MAX     100000    /* per list: a server whose continue never ends */
+#define PAGES_MAX     100000     /* per list: a server whose continue never ends */
 #define LINE_MAX_B    (64 << 20) /* one watch message; more is a broken stream */
-#define WATCH_READY_S 30        /* all watchers must be open within this */
+#define WATCH_READY_S 30         /* all watchers must be open within this */
 
 enum mode {
     MODE_SKIFF,
@@ -126,12 +126,12 @@ struct slot {
     char *data;
     size_t data_len, data_cap;
     bool keep;
-    int watcher;  /* >= 0: this slot is that watch stream */
+    int watcher;   /* >= 0: this slot is that watch stream */
     bool ready;    /* watch: established (skiff: saw the sentinel; etcd: created) */
     bool sentinel; /* watch-fanout: the write that tells the watchers are live */
-    bool ended;   /* watch: the stream finished before we closed it */
-    long seq;     /* the number in the name of the object this request wrote */
-    long got;     /* watch: distinct writes seen */
+    bool ended;    /* watch: the stream finished before we closed it */
+    long seq;      /* the number in the name of the object this request wrote */
+    long got;      /* watch: distinct writes seen */
 };
 
 static struct opts o = {
@@ -666,8 +666,8 @@ static bool page_parse(struct slot *s, long *items, char **next, size_t *next_le
         return false;
     }
     if (o.mode == MODE_LIST) {
-        const char *c = json_string_value(
-            json_object_get(json_object_get(root, "metadata"), "continue"));
+        const char *c =
+            json_string_value(json_object_get(json_object_get(root, "metadata"), "continue"));
         arr = json_object_get(root, "items");
         if (!json_is_array(arr)) {
             json_decref(root);
@@ -1006,12 +1006,11 @@ static int run_watch(CURLM *m)
            "early=%ld p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f min_ms=%.2f "
            "sent_p50_ms=%.2f sent_p99_ms=%.2f sent_max_ms=%.2f client_cpu_s=%.2f\n",
            nw, (ready_at - t0) * 1e3, n_ok, n_err, wsecs, wsecs > 0 ? (double)n_ok / wsecs : 0,
-           (drained - writes_done) * 1e3, n_lat, n_ok * nw, missing, complete, n_dup,
-           unacked_seen, n_foreign, n_watch_err, early, pct(lat, (long)n_lat, 50),
-           pct(lat, (long)n_lat, 90), pct(lat, (long)n_lat, 99), n_lat ? lat[n_lat - 1] : 0,
-           n_lat ? lat[0] : 0, pct(lat_sent, (long)n_lat_sent, 50),
-           pct(lat_sent, (long)n_lat_sent, 99), n_lat_sent ? lat_sent[n_lat_sent - 1] : 0,
-           cpu_s());
+           (drained - writes_done) * 1e3, n_lat, n_ok * nw, missing, complete, n_dup, unacked_seen,
+           n_foreign, n_watch_err, early, pct(lat, (long)n_lat, 50), pct(lat, (long)n_lat, 90),
+           pct(lat, (long)n_lat, 99), n_lat ? lat[n_lat - 1] : 0, n_lat ? lat[0] : 0,
+           pct(lat_sent, (long)n_lat_sent, 50), pct(lat_sent, (long)n_lat_sent, 99),
+           n_lat_sent ? lat_sent[n_lat_sent - 1] : 0, cpu_s());
     print_first_err();
     free(lat);
     free(lat_sent);
@@ -1183,11 +1182,9 @@ int main(int argc, char **argv)
         strlen(o.prefix) > 200 || strlen(o.run_id) > 40 || o.drain_s < 0 || o.rate < 0)
         usage();
     if (watch && (o.watch_url == NULL || o.watchers < 1 || o.watchers > MAX_CLIENTS / 2 ||
-                  o.max_requests > 10000000 ||
-                  (o.mode == MODE_WATCH_FANOUT && o.watch_rv == NULL)))
+                  o.max_requests > 10000000 || (o.mode == MODE_WATCH_FANOUT && o.watch_rv == NULL)))
         usage();
-    if (o.failover_kill && o.mode != MODE_SKIFF && o.mode != MODE_ETCD &&
-        o.mode != MODE_SKIFF_POD)
+    if (o.failover_kill && o.mode != MODE_SKIFF && o.mode != MODE_ETCD && o.mode != MODE_SKIFF_POD)
         usage();
     if (curl_global_init(CURL_GLOBAL_ALL) != 0)
         die("curl_global_init failed");

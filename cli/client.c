@@ -369,6 +369,14 @@ static struct curl_slist *setup(struct cli_client *c, CURL *curl, const char *me
         struct curl_blob blob = {c->kc.ca_pem, c->kc.ca_len, CURL_BLOB_COPY};
         curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
     }
+    if (c->kc.cert_pem != NULL && c->kc.key_pem != NULL) {
+        struct curl_blob cert = {c->kc.cert_pem, c->kc.cert_len, CURL_BLOB_COPY};
+        struct curl_blob key = {c->kc.key_pem, c->kc.key_len, CURL_BLOB_COPY};
+        curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert);
+        curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key);
+        curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+    }
     snprintf(hdr, sizeof hdr, "Accept: %s", accept ? accept : "application/json");
     h = curl_slist_append(h, hdr);
     snprintf(hdr, sizeof hdr, "Content-Type: %s", ctype ? ctype : "application/json");

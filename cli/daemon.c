@@ -400,7 +400,7 @@ static int init_files(const char *dir, const struct node_conf *nc, char *admin_t
                       size_t tok_size, struct err *e)
 {
     char *ca_cert = NULL, *ca_key = NULL, *node_key = NULL, *node_cert = NULL, path[1200];
-    char server[128];
+    char *admin_key = NULL, *admin_cert = NULL, server[128];
     struct pki_ca ca;
     const char *ips[2] = {nc->advertise, "127.0.0.1"};
     int rv;
@@ -427,14 +427,21 @@ static int init_files(const char *dir, const struct node_conf *nc, char *admin_t
     cli__token_random(admin_token, tok_size);
     snprintf(server, sizeof server, "%s:%d", nc->advertise, cli__port_of(nc->api_listen));
     cli__path_join(path, sizeof path, dir, "admin.kubeconfig");
+    /* the admin's client certificate (O=system:masters), next to the token */
     if (rv == 0)
-        rv = cli_kubeconfig_write(path, server, ca_cert, admin_token, e);
+        rv = pki_key_new(&admin_key, e);
+    if (rv == 0)
+        rv = pki_admin_cert_new(&ca, admin_key, &admin_cert, e);
+    if (rv == 0)
+        rv = cli_kubeconfig_write(path, server, ca_cert, admin_token, admin_cert, admin_key, e);
     if (rv == 0)
         rv = cli__conf_save(dir, nc, e);
     free(ca_cert);
     pki_key_pem_free(ca_key);
     pki_key_pem_free(node_key);
     free(node_cert);
+    pki_key_pem_free(admin_key);
+    free(admin_cert);
     return rv;
 }
 

@@ -18,7 +18,8 @@ int cli_parse_duration(const char *v, long *seconds);
 /* Writes a kubeconfig (mode 0600) for server "IP:PORT" with the CA and a
  * bearer token (cli/client.c). */
 int cli_kubeconfig_write(const char *path, const char *server, const char *ca_pem,
-                         const char *token, struct err *e);
+                         const char *token, const char *cert_pem, const char *key_pem,
+                         struct err *e);
 
 #define DEFAULT_DATA_DIR  "/var/lib/skiff"
 #define DEFAULT_API_PORT  6443

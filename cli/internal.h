@@ -154,8 +154,12 @@ struct cli_kubeconfig {
     char *server; /* "https://IP:PORT" */
     char *ca_pem; /* decoded certificate-authority-data, or the certificate-authority file */
     size_t ca_len;
-    char *token;   /* users[].user.token; NULL when absent */
-    char *context; /* the context used */
+    char *token;    /* users[].user.token; NULL when absent */
+    char *context;  /* the context used */
+    char *cert_pem; /* users[].user.client-certificate-data (decoded) or -certificate file */
+    size_t cert_len;
+    char *key_pem; /* users[].user.client-key-data (decoded) or client-key file; wiped on close */
+    size_t key_len;
 };
 
 /* Parses a kubeconfig (YAML text, borrowed) and resolves current-context
@@ -169,11 +173,13 @@ void cli_kubeconfig_close(struct cli_kubeconfig *k);
 
 /* Writes an admin kubeconfig (cluster "skiff", user "admin", context
  * "skiff-admin") for server ("IP:PORT" or "https://IP:PORT"), the CA
- * certificate PEM and the bearer token. Mode 0600, written to a temporary
- * file then renamed over path, so a reader never sees half a file.
- * ERR_IO naming path. */
+ * certificate PEM, the bearer token and (when not NULL) a client
+ * certificate and key PEM. Mode 0600, written to a temporary file then
+ * renamed over path, so a reader never sees half a file. ERR_IO naming
+ * path. */
 int cli_kubeconfig_write(const char *path, const char *server, const char *ca_pem,
-                         const char *token, struct err *e);
+                         const char *token, const char *cert_pem, const char *key_pem,
+                         struct err *e);
 
 /* Prints j as YAML (kubectl -o yaml) to f. */
 int cli_yaml_print(FILE *f, const json_t *j, struct err *e);

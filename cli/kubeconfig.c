@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,25 @@ static int read_file(const char *path, char **out, size_t *len, struct err *e)
     return 0;
 }
 
+/* users[].user.<field>-data (base64) or <field> (a file path). */
+static int pem_field(yaml_document_t *d, yaml_node_t *user, const char *field, const char *uname,
+                     char **out, size_t *len, struct err *e)
+{
+    char key[64];
+    const char *v;
+    snprintf(key, sizeof key, "%s-data", field);
+    v = scalar(map_get(d, user, key));
+    if (v != NULL) {
+        if (b64_decode(v, out, len) != 0)
+            return err_setf(e, ERR_INVALID, "users[%s].user.%s: not base64", uname, key);
+        return 0;
+    }
+    v = scalar(map_get(d, user, field));
+    if (v != NULL && read_file(v, out, len, e) != 0)
+        return err_wrapf(e, "users[%s].user.%s", uname, field);
+    return 0;
+}
+
 static int resolve(yaml_document_t *d, struct cli_kubeconfig *k, struct err *e)
 {
     yaml_node_t *root = yaml_document_get_root_node(d), *ctx, *cluster, *user;
@@ -172,6 +192,12 @@ static int resolve(yaml_document_t *d, struct cli_kubeconfig *k, struct err *e)
         v = scalar(map_get(d, user, "token"));
         if (v != NULL)
             k->token = strdup(v);
+        if (pem_field(d, user, "client-certificate", uname, &k->cert_pem, &k->cert_len, e) != 0 ||
+            pem_field(d, user, "client-key", uname, &k->key_pem, &k->key_len, e) != 0)
+            return e->code;
+        if ((k->cert_pem == NULL) != (k->key_pem == NULL))
+            return err_setf(e, ERR_INVALID,
+                            "users[%s].user: client-certificate and client-key go together", uname);
     }
     return 0;
 }
@@ -227,6 +253,10 @@ void cli_kubeconfig_close(struct cli_kubeconfig *k)
     if (k->token != NULL)
         memset(k->token, 0, strlen(k->token));
     free(k->token);
+    free(k->cert_pem);
+    if (k->key_pem != NULL)
+        OPENSSL_cleanse(k->key_pem, k->key_len);
+    free(k->key_pem);
     free(k->context);
     memset(k, 0, sizeof *k);
 }
@@ -255,7 +285,7 @@ static int named_list(yaml_document_t *d, const char *name, const char *inner, i
 }
 
 static int build_kubeconfig(yaml_document_t *d, const char *server, const char *ca_b64,
-                            const char *token)
+                            const char *token, const char *cert_b64, const char *key_b64)
 {
     int root, cluster, user, ctx;
     if (!yaml_document_initialize(d, NULL, NULL, NULL, 1, 1))
@@ -269,6 +299,10 @@ static int build_kubeconfig(yaml_document_t *d, const char *server, const char *
     add_pair(d, root, "clusters", named_list(d, "skiff", "cluster", cluster));
     user = yaml_document_add_mapping(d, NULL, YAML_BLOCK_MAPPING_STYLE);
     add_pair(d, user, "token", add_scalar(d, token));
+    if (cert_b64 != NULL && key_b64 != NULL) {
+        add_pair(d, user, "client-certificate-data", add_scalar(d, cert_b64));
+        add_pair(d, user, "client-key-data", add_scalar(d, key_b64));
+    }
     add_pair(d, root, "users", named_list(d, "admin", "user", user));
     ctx = yaml_document_add_mapping(d, NULL, YAML_BLOCK_MAPPING_STYLE);
     add_pair(d, ctx, "cluster", add_scalar(d, "skiff"));
@@ -295,12 +329,23 @@ static int emit_document(FILE *f, yaml_document_t *d)
     return ok ? 0 : ERR_IO;
 }
 
+static char *b64_encode(const char *s)
+{
+    size_t n = strlen(s);
+    char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+    if (b64 != NULL)
+        EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)s, (int)n);
+    return b64;
+}
+
 int cli_kubeconfig_write(const char *path, const char *server, const char *ca_pem,
-                         const char *token, struct err *e)
+                         const char *token, const char *cert_pem, const char *key_pem,
+                         struct err *e)
 {
     char url[512], tmp[4096];
     size_t n = strlen(ca_pem);
     char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+    char *cert_b64, *key_b64;
     yaml_document_t d;
     FILE *f;
     int fd, rv;
@@ -316,8 +361,16 @@ int cli_kubeconfig_write(const char *path, const char *server, const char *ca_pe
         free(b64);
         return err_setf(e, ERR_INVALID, "kubeconfig %s: path too long", path);
     }
-    rv = build_kubeconfig(&d, url, b64, token);
+    cert_b64 = cert_pem ? b64_encode(cert_pem) : NULL;
+    key_b64 = key_pem ? b64_encode(key_pem) : NULL;
+    rv = (cert_pem && !cert_b64) || (key_pem && !key_b64)
+             ? ERR_NOMEM
+             : build_kubeconfig(&d, url, b64, token, cert_b64, key_b64);
     free(b64);
+    free(cert_b64);
+    if (key_b64 != NULL)
+        OPENSSL_cleanse(key_b64, strlen(key_b64));
+    free(key_b64);
     if (rv != 0)
         return err_setf(e, rv, "kubeconfig: out of memory");
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -87,7 +87,7 @@ static void test_kubeconfig_write_then_load(void **state)
     (void)state;
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/admin.kubeconfig", dir);
-    assert_int_equal(cli_kubeconfig_write(path, "127.0.0.1:6443", pem, "tok", &e), 0);
+    assert_int_equal(cli_kubeconfig_write(path, "127.0.0.1:6443", pem, "tok", NULL, NULL, &e), 0);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     assert_int_equal(cli_kubeconfig_load(path, &k, &e), 0);

@@ -320,11 +320,16 @@ void api__watch_serve(struct api_req *r, const struct api_kind *k, const char *p
         }
     }
     w->started = true;
-    /* headers go out now even with no event yet, so clients see the 200 */
+    /* Headers must go out now even with no event yet, so clients see the
+     * 200 and know the watch is live. h2o 2.2 writes the headers only with
+     * the first body bytes, so the stream starts with one space: JSON
+     * stream decoders (client-go) skip it, and a line-based reader sees it
+     * as leading whitespace of the first event's line. */
     if (w->pending.len == 0 && !w->ending && !w->sending) {
-        h2o_iovec_t none = {NULL, 0};
+        static char space[] = " ";
+        h2o_iovec_t first = {space, 1};
         w->sending = true;
-        h2o_send(req, &none, 0, H2O_SEND_STATE_IN_PROGRESS);
+        h2o_send(req, &first, 1, H2O_SEND_STATE_IN_PROGRESS);
     } else {
         flush(w);
     }

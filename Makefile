@@ -86,12 +86,16 @@ run: deps skiff
 	scripts/example.sh
 
 # bench/: a libcurl load generator and the store-alone benchmark (release flags)
-BENCH_BIN := build/rel/bench/loadgen build/rel/bench/store_bench
+BENCH_BIN := build/rel/bench/loadgen build/rel/bench/store_bench build/rel/bench/sched_bench
 build/rel/bench/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -o $@ $< $(PKG_LIBS)
 
 build/rel/bench/store_bench: bench/store_bench.c build/rel/libskiff.a
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/libskiff.a $(PKG_LIBS) -lm
+
+build/rel/bench/sched_bench: bench/sched_bench.c build/rel/libskiff.a
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/libskiff.a $(PKG_LIBS) -lm
 

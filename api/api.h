@@ -107,6 +107,18 @@ void api_close(struct api *a, api_close_cb cb, void *data);
 
 /* ---- object helpers (for skiff init / join, which are proposers too) ---- */
 
+/* What the API does to an object it creates, for objects skiff writes
+ * itself (controllers, scheduler, agents): kind, apiVersion, namespace
+ * (ns, "default" when NULL), generateName, uid, creationTimestamp,
+ * generation, Kubernetes defaults, then the decode checks and validation.
+ * ERR_INVALID with the apiserver's message. */
+int api_object_prepare_create(const struct api_kind *k, const char *ns, json_t *obj, struct err *e);
+/* The same for an update of stored `old` into obj: identity fields carried
+ * over, defaults, generation bumped when anything but metadata and status
+ * changed, validation (immutability rules against old). */
+int api_object_prepare_update(const struct api_kind *k, const json_t *old, json_t *obj,
+                              struct err *e);
+
 /* Builds a v1 Node object for a node named name (a DNS-1123 subdomain) with
  * the given InternalIP addresses (borrowed; "IP" or "IP:PORT", the port is
  * dropped). The proposer decides uid and creationTimestamp here; the node
@@ -120,6 +132,11 @@ int api_node_build(const char *name, const char *const *addresses, size_t n_addr
  * Nodes). ERR_INVALID if it does not fit key_size or STORE_KEY_MAX. */
 int api_object_key(const char *resource, const char *ns, const char *name, char *key,
                    size_t key_size, struct err *e);
+
+/* Decodes a stored value (msgpack) into the object with
+ * metadata.resourceVersion = rev. *out is a new reference; ERR_INVALID when
+ * the value is not an object with metadata. */
+int api_object_decode(const void *value, size_t len, uint64_t rev, json_t **out, struct err *e);
 
 /* Store value of an object: obj (borrowed) as msgpack, without
  * metadata.resourceVersion (that is the key's mod_rev, filled on reads).

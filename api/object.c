@@ -128,6 +128,11 @@ int api__object_decode(const void *value, size_t len, uint64_t rev, json_t **out
     return 0;
 }
 
+int api_object_decode(const void *value, size_t len, uint64_t rev, json_t **out, struct err *e)
+{
+    return api__object_decode(value, len, rev, out, e);
+}
+
 int api_object_key(const char *resource, const char *ns, const char *name, char *key,
                    size_t key_size, struct err *e)
 {

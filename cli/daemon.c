@@ -24,11 +24,13 @@
 
 #include <openssl/rand.h>
 
+#include "agent/agent.h"
 #include "api/api.h"
 #include "cli/daemon.h"
 #include "consensus/consensus.h"
 #include "lib/log.h"
 #include "lib/pki.h"
+#include "sched/sched.h"
 #include "store/store.h"
 
 struct daemon {
@@ -36,6 +38,8 @@ struct daemon {
     struct store *store;
     struct cons *cons;
     struct api *api;
+    struct sched *sched;
+    struct agent *agent;
     uv_signal_t sigint, sigterm;
     uv_timer_t trim;
     uv_timer_t stop_watchdog;
@@ -62,14 +66,36 @@ static void on_cons_closed(void *data)
     uv_close((uv_handle_t *)&d->stop_watchdog, NULL);
 }
 
-static void on_api_closed(void *data)
+static void on_sched_closed(void *data)
 {
     struct daemon *d = data;
-    d->api = NULL;
+    d->sched = NULL;
     if (d->cons)
         cons_close(d->cons, on_cons_closed, d);
     else
         on_cons_closed(d);
+}
+
+static void on_agent_closed(void *data)
+{
+    struct daemon *d = data;
+    d->agent = NULL;
+    if (d->sched)
+        sched_close(d->sched, on_sched_closed, d);
+    else
+        on_sched_closed(d);
+}
+
+/* stop order: api, agent, sched, consensus (each closes after the one
+ * that uses it) */
+static void on_api_closed(void *data)
+{
+    struct daemon *d = data;
+    d->api = NULL;
+    if (d->agent)
+        agent_close(d->agent, on_agent_closed, d);
+    else
+        on_agent_closed(d);
 }
 
 /* Memory policy of a long-running node: once the store has been idle for a
@@ -349,6 +375,15 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
         goto out_loop;
     }
     cons_on_leader(d->cons, on_leader, d);
+    {
+        struct sched_config sc = {d->conf.node_grace_ms, d->conf.pod_eviction_ms};
+        struct agent_config agc = {d->conf.name, d->conf.fake_runtime};
+        rv = sched_new(&d->loop, d->cons, &sc, &d->sched, e);
+        if (rv == 0)
+            rv = agent_new(&d->loop, d->cons, &agc, &d->agent, e);
+        if (rv != 0)
+            goto out_cons;
+    }
     if (bootstrap) {
         rv = cons_bootstrap(d->cons, e);
         if (rv != 0)
@@ -385,6 +420,12 @@ out_api:
     uv_run(&d->loop, UV_RUN_DEFAULT);
     goto out_loop;
 out_cons:
+    if (d->agent)
+        agent_close(d->agent, NULL, NULL);
+    d->agent = NULL;
+    if (d->sched)
+        sched_close(d->sched, NULL, NULL);
+    d->sched = NULL;
     cons_close(d->cons, on_cons_closed, d);
     uv_run(&d->loop, UV_RUN_DEFAULT);
 out_loop:

@@ -2,6 +2,7 @@
 #ifndef SKIFF_CLI_DAEMON_H
 #define SKIFF_CLI_DAEMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -32,11 +33,15 @@ struct node_conf {
     char peer_listen[64];
     char advertise[64];
     unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms, store_mb;
+    unsigned node_grace_ms, pod_eviction_ms;
+    bool fake_runtime;
 };
 
 struct opts {
     const char *data_dir, *listen, *peer_listen, *advertise, *name, *server, *token;
     unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms, store_mb;
+    unsigned node_grace_ms, pod_eviction_ms;
+    bool fake_runtime;
     long token_ttl_s;
 };
 

@@ -37,6 +37,9 @@ enum {
     OPT_DEAD_VOTER,
     OPT_TOKEN_TTL,
     OPT_STORE_SIZE,
+    OPT_NODE_GRACE,
+    OPT_POD_EVICTION,
+    OPT_FAKE_RUNTIME,
     OPT_HELP,
 };
 
@@ -55,6 +58,9 @@ static const struct option long_opts[] = {
     {"dead-voter-timeout-ms", required_argument, NULL, OPT_DEAD_VOTER},
     {"token-ttl", required_argument, NULL, OPT_TOKEN_TTL},
     {"store-size-mb", required_argument, NULL, OPT_STORE_SIZE},
+    {"node-grace-ms", required_argument, NULL, OPT_NODE_GRACE},
+    {"pod-eviction-ms", required_argument, NULL, OPT_POD_EVICTION},
+    {"fake-runtime", no_argument, NULL, OPT_FAKE_RUNTIME},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -94,6 +100,12 @@ void cli__daemon_usage(FILE *f, const char *cmd)
             "  --dead-voter-timeout-ms N   replace a voter unreachable this long (default %d)\n"
             "  --store-size-mb N           LMDB map size; writes are refused above 90%% (default "
             "1024)\n"
+            "  --node-grace-ms N           leader: a node unreachable this long is NotReady "
+            "(default 15000)\n"
+            "  --pod-eviction-ms N         leader: then its pods are deleted after this long "
+            "(default 30000)\n"
+            "  --fake-runtime              the agent reports pods Running without starting "
+            "containers (tests)\n"
             "  --token-ttl DURATION        init: first join token lifetime, e.g. 24h, 30m (default "
             "24h)\n",
             DEFAULT_DATA_DIR, DEFAULT_API_PORT, DEFAULT_PEER_PORT, CONS_DEFAULT_ELECTION_MS,
@@ -196,6 +208,17 @@ int cli__opts_parse(const char *cmd, int argc, char **argv, struct opts *o)
             if (parse_uint("dead-voter-timeout-ms", optarg, &o->dead_voter_ms))
                 return 2;
             break;
+        case OPT_NODE_GRACE:
+            if (parse_uint("node-grace-ms", optarg, &o->node_grace_ms))
+                return 2;
+            break;
+        case OPT_POD_EVICTION:
+            if (parse_uint("pod-eviction-ms", optarg, &o->pod_eviction_ms))
+                return 2;
+            break;
+        case OPT_FAKE_RUNTIME:
+            o->fake_runtime = true;
+            break;
         case OPT_STORE_SIZE:
             if (parse_uint("store-size-mb", optarg, &o->store_mb))
                 return 2;
@@ -233,13 +256,14 @@ void cli__path_join(char *out, size_t n, const char *dir, const char *file)
 int cli__conf_save(const char *dir, const struct node_conf *nc, struct err *e)
 {
     char path[1200], tmp[1300];
-    json_t *j =
-        json_pack("{s:s, s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "name", nc->name, "id",
-                  (json_int_t)nc->id, "apiListen", nc->api_listen, "peerListen", nc->peer_listen,
-                  "advertise", nc->advertise, "electionTimeoutMs", (int)nc->election_ms,
-                  "heartbeatMs", (int)nc->heartbeat_ms, "snapshotThreshold",
-                  (int)nc->snapshot_threshold, "voters", (int)nc->voters, "deadVoterTimeoutMs",
-                  (int)nc->dead_voter_ms, "storeSizeMb", (int)nc->store_mb);
+    json_t *j = json_pack(
+        "{s:s, s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b}", "name", nc->name,
+        "id", (json_int_t)nc->id, "apiListen", nc->api_listen, "peerListen", nc->peer_listen,
+        "advertise", nc->advertise, "electionTimeoutMs", (int)nc->election_ms, "heartbeatMs",
+        (int)nc->heartbeat_ms, "snapshotThreshold", (int)nc->snapshot_threshold, "voters",
+        (int)nc->voters, "deadVoterTimeoutMs", (int)nc->dead_voter_ms, "storeSizeMb",
+        (int)nc->store_mb, "nodeGraceMs", (int)nc->node_grace_ms, "podEvictionMs",
+        (int)nc->pod_eviction_ms, "fakeRuntime", nc->fake_runtime);
     int rv;
     cli__path_join(path, sizeof path, dir, "node.json");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -257,7 +281,8 @@ int cli__conf_load(const char *dir, struct node_conf *nc, struct err *e)
     json_t *j;
     const char *name = NULL, *api = NULL, *peer = NULL, *adv = NULL;
     json_int_t id = 0;
-    int el = 0, hb = 0, snap = 0, voters = 0, dead = 0, store_mb = 0;
+    int el = 0, hb = 0, snap = 0, voters = 0, dead = 0, store_mb = 0, grace = 0, evict = 0;
+    int fake = 0;
     cli__path_join(path, sizeof path, dir, "node.json");
     j = json_load_file(path, 0, &je);
     if (j == NULL) {
@@ -266,11 +291,12 @@ int cli__conf_load(const char *dir, struct node_conf *nc, struct err *e)
                             "%s: no node here (run skiff init or skiff join first)", dir);
         return err_setf(e, ERR_INVALID, "%s: line %d: %s", path, je.line, je.text);
     }
-    if (json_unpack_ex(j, &je, 0, "{s:s, s:I, s:s, s:s, s:s, s?i, s?i, s?i, s?i, s?i, s?i}", "name",
-                       &name, "id", &id, "apiListen", &api, "peerListen", &peer, "advertise", &adv,
-                       "electionTimeoutMs", &el, "heartbeatMs", &hb, "snapshotThreshold", &snap,
-                       "voters", &voters, "deadVoterTimeoutMs", &dead, "storeSizeMb",
-                       &store_mb) != 0) {
+    if (json_unpack_ex(
+            j, &je, 0, "{s:s, s:I, s:s, s:s, s:s, s?i, s?i, s?i, s?i, s?i, s?i, s?i, s?i, s?b}",
+            "name", &name, "id", &id, "apiListen", &api, "peerListen", &peer, "advertise", &adv,
+            "electionTimeoutMs", &el, "heartbeatMs", &hb, "snapshotThreshold", &snap, "voters",
+            &voters, "deadVoterTimeoutMs", &dead, "storeSizeMb", &store_mb, "nodeGraceMs", &grace,
+            "podEvictionMs", &evict, "fakeRuntime", &fake) != 0) {
         json_decref(j);
         return err_setf(e, ERR_INVALID, "%s: %s", path, je.text);
     }
@@ -286,6 +312,9 @@ int cli__conf_load(const char *dir, struct node_conf *nc, struct err *e)
     nc->voters = (unsigned)voters;
     nc->dead_voter_ms = (unsigned)dead;
     nc->store_mb = (unsigned)store_mb;
+    nc->node_grace_ms = (unsigned)grace;
+    nc->pod_eviction_ms = (unsigned)evict;
+    nc->fake_runtime = fake != 0;
     json_decref(j);
     return 0;
 }
@@ -350,6 +379,9 @@ int cli__conf_from_opts(const struct opts *o, struct node_conf *nc, struct err *
     nc->voters = o->voters;
     nc->dead_voter_ms = o->dead_voter_ms;
     nc->store_mb = o->store_mb;
+    nc->node_grace_ms = o->node_grace_ms;
+    nc->pod_eviction_ms = o->pod_eviction_ms;
+    nc->fake_runtime = o->fake_runtime;
     return 0;
 }
 

@@ -1,0 +1,939 @@
+/* The leader-loop framework: leadership lifecycle, informers, work queues,
+ * delayed requeues, expectations and writes through consensus (see
+ * sched/internal.h). Caches are plain jansson objects used as hash maps
+ * (store key -> object): O(1) lookups, and the objects are the very JSON the
+ * controllers read. */
+#include "sched/sched.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "sched/internal.h"
+
+#define KICK_BUDGET  2000 /* keys synced per loop turn, per controller */
+#define TICK_MS      250
+#define CTRL_TICK_MS 1000
+
+static struct sched_ctrl *const all_ctrls[] = {
+    &sched__ctrl_scheduler, &sched__ctrl_replicaset, &sched__ctrl_deployment,
+    &sched__ctrl_job,       &sched__ctrl_cronjob,    &sched__ctrl_daemonset,
+    &sched__ctrl_gc,        &sched__ctrl_nodes,      &sched__ctrl_endpoints,
+};
+#define N_CTRLS (sizeof all_ctrls / sizeof all_ctrls[0])
+
+static const char *const kind_names[SK__COUNT] = {
+    [SK_NAMESPACE] = "Namespace",
+    [SK_NODE] = "Node",
+    [SK_POD] = "Pod",
+    [SK_SERVICE] = "Service",
+    [SK_ENDPOINTS] = "Endpoints",
+    [SK_SECRET] = "Secret",
+    [SK_CONFIGMAP] = "ConfigMap",
+    [SK_DEPLOYMENT] = "Deployment",
+    [SK_REPLICASET] = "ReplicaSet",
+    [SK_DAEMONSET] = "DaemonSet",
+    [SK_JOB] = "Job",
+    [SK_CRONJOB] = "CronJob",
+    [SK_LEASE] = "Lease",
+};
+
+struct informer {
+    struct sched *s;
+    int kind;
+    const struct api_kind *k;
+    char prefix[96];
+    json_t *objs;
+    struct store_watch w;
+    bool watching;
+};
+
+struct delayed {
+    uint64_t due_ms;
+    struct sched_ctrl *c;
+    char *key;
+};
+
+struct sched {
+    uv_loop_t *loop;
+    struct cons *cons;
+    struct store *store;
+    struct sched_config cfg;
+    bool leading;
+    bool closing;
+    uint64_t epoch; /* bumped on each leadership change */
+    uint64_t leading_since_ms;
+    struct informer inf[SK__COUNT];
+    json_t *owned;   /* owner uid -> {store key: kind} */
+    json_t *expects; /* owner uid -> [creates, deletes, ctrl index, owner key] */
+    json_t *seen;    /* node name -> last time reachable (ms) */
+    struct delayed *delayed;
+    size_t n_delayed, cap_delayed;
+    uv_timer_t kick, tick;
+    int open_handles;
+    uint64_t last_ctrl_tick;
+    bool kick_armed;
+    struct cons_status_req status_req;
+    bool status_busy;
+    void (*close_cb)(void *);
+    void *close_data;
+    size_t writes;       /* in flight inside consensus */
+    bool handles_closed; /* freed with the last write back */
+};
+
+static void sched_free(struct sched *s);
+
+/* ---- small helpers ---- */
+
+uint64_t sched__now_ms(struct sched *s)
+{
+    (void)s;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t sched__leading_ms(struct sched *s)
+{
+    return s->leading ? sched__now_ms(s) - s->leading_since_ms : 0;
+}
+
+const struct sched_config *sched__config(struct sched *s)
+{
+    return &s->cfg;
+}
+
+void sched__now_rfc3339(struct sched *s, char buf[21])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    (void)s;
+    gmtime_r(&t, &tm);
+    strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+const struct api_kind *sched__kind(int kind)
+{
+    size_t n, i;
+    const struct api_kind *ks = api_kinds(&n);
+    for (i = 0; i < n; i++)
+        if (strcmp(ks[i].kind, kind_names[kind]) == 0)
+            return &ks[i];
+    return NULL;
+}
+
+json_t *sched__objs(struct sched *s, int kind)
+{
+    return s->inf[kind].objs;
+}
+
+json_t *sched__get(struct sched *s, int kind, const char *key)
+{
+    return s->inf[kind].objs ? json_object_get(s->inf[kind].objs, key) : NULL;
+}
+
+int sched__key_of(int kind, const char *ns, const char *name, char *buf, size_t size)
+{
+    const struct api_kind *k = sched__kind(kind);
+    struct err e;
+    if (name == NULL)
+        return ERR_INVALID;
+    return api_object_key(k->store_name, k->namespaced ? ns : NULL, name, buf, size, &e);
+}
+
+int sched__key(int kind, const json_t *obj, char *buf, size_t size)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    return sched__key_of(kind, json_string_value(json_object_get(meta, "namespace")),
+                         json_string_value(json_object_get(meta, "name")), buf, size);
+}
+
+const char *sched__controller_uid(const json_t *obj)
+{
+    const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
+    size_t i;
+    json_t *r;
+    json_array_foreach (refs, i, r)
+        if (json_is_true(json_object_get(r, "controller")))
+            return json_string_value(json_object_get(r, "uid"));
+    return NULL;
+}
+
+json_t *sched__owned(struct sched *s, const char *uid)
+{
+    return uid ? json_object_get(s->owned, uid) : NULL;
+}
+
+/* every owner (not only the controller) indexes its dependents, for GC */
+static void index_owners(struct sched *s, int kind, const char *key, const json_t *obj, bool add)
+{
+    const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
+    size_t i;
+    json_t *r;
+    json_array_foreach (refs, i, r) {
+        const char *uid = json_string_value(json_object_get(r, "uid"));
+        json_t *set;
+        if (uid == NULL)
+            continue;
+        set = json_object_get(s->owned, uid);
+        if (add) {
+            if (set == NULL) {
+                set = json_object();
+                json_object_set_new(s->owned, uid, set);
+            }
+            json_object_set_new(set, key, json_integer(kind));
+        } else if (set != NULL) {
+            json_object_del(set, key);
+            if (json_object_size(set) == 0)
+                json_object_del(s->owned, uid);
+        }
+    }
+}
+
+bool sched__node_reachable(struct sched *s, const char *name)
+{
+    json_t *t = json_object_get(s->seen, name);
+    uint64_t now = sched__now_ms(s);
+    if (t == NULL)
+        return false;
+    return now - (uint64_t)json_integer_value(t) <= s->cfg.node_grace_ms;
+}
+
+/* ---- queues ---- */
+
+static void kick(struct sched *s);
+
+void sched__enqueue(struct sched *s, struct sched_ctrl *c, const char *key)
+{
+    if (!s->leading || c->queue__ == NULL || key == NULL)
+        return;
+    json_object_set_new(c->queue__, key, json_true());
+    kick(s);
+}
+
+void sched__enqueue_after(struct sched *s, struct sched_ctrl *c, const char *key, uint64_t ms)
+{
+    struct delayed *d;
+    if (!s->leading || key == NULL)
+        return;
+    if (s->n_delayed == s->cap_delayed) {
+        size_t cap = s->cap_delayed ? s->cap_delayed * 2 : 64;
+        struct delayed *nd = realloc(s->delayed, cap * sizeof *nd);
+        if (nd == NULL)
+            return;
+        s->delayed = nd;
+        s->cap_delayed = cap;
+    }
+    d = &s->delayed[s->n_delayed];
+    d->key = strdup(key);
+    if (d->key == NULL)
+        return;
+    d->due_ms = sched__now_ms(s) + ms;
+    d->c = c;
+    s->n_delayed++;
+}
+
+static void run_delayed(struct sched *s)
+{
+    uint64_t now = sched__now_ms(s);
+    size_t i = 0;
+    while (i < s->n_delayed) {
+        struct delayed d = s->delayed[i];
+        if (d.due_ms > now) {
+            i++;
+            continue;
+        }
+        s->delayed[i] = s->delayed[--s->n_delayed];
+        sched__enqueue(s, d.c, d.key);
+        free(d.key);
+    }
+}
+
+static void clear_delayed(struct sched *s)
+{
+    for (size_t i = 0; i < s->n_delayed; i++)
+        free(s->delayed[i].key);
+    s->n_delayed = 0;
+}
+
+/* ---- expectations ---- */
+
+static int ctrl_index(struct sched_ctrl *c)
+{
+    for (size_t i = 0; i < N_CTRLS; i++)
+        if (all_ctrls[i] == c)
+            return (int)i;
+    return -1;
+}
+
+void sched__expect(struct sched *s, struct sched_ctrl *c, const char *owner_uid,
+                   const char *owner_key, int creates, int deletes)
+{
+    json_t *e;
+    if (owner_uid == NULL)
+        return;
+    e = json_object_get(s->expects, owner_uid);
+    if (e == NULL) {
+        e = json_pack("[i, i, i, s]", 0, 0, ctrl_index(c), owner_key ? owner_key : "");
+        json_object_set_new(s->expects, owner_uid, e);
+    }
+    json_array_set_new(e, 0, json_integer(json_integer_value(json_array_get(e, 0)) + creates));
+    json_array_set_new(e, 1, json_integer(json_integer_value(json_array_get(e, 1)) + deletes));
+}
+
+bool sched__settled(struct sched *s, const char *owner_uid)
+{
+    json_t *e = owner_uid ? json_object_get(s->expects, owner_uid) : NULL;
+    return e == NULL;
+}
+
+/* one create (dc = -1) or delete (dd = -1) of owner's settled */
+static void settle(struct sched *s, const char *owner_uid, int dc, int dd)
+{
+    json_t *e = owner_uid ? json_object_get(s->expects, owner_uid) : NULL;
+    json_int_t c, d;
+    int ci;
+    char key[STORE_KEY_MAX + 1];
+    if (e == NULL)
+        return;
+    c = json_integer_value(json_array_get(e, 0)) + dc;
+    d = json_integer_value(json_array_get(e, 1)) + dd;
+    if (c < 0)
+        c = 0;
+    if (d < 0)
+        d = 0;
+    if (c > 0 || d > 0) {
+        json_array_set_new(e, 0, json_integer(c));
+        json_array_set_new(e, 1, json_integer(d));
+        return;
+    }
+    ci = (int)json_integer_value(json_array_get(e, 2));
+    snprintf(key, sizeof key, "%s", json_string_value(json_array_get(e, 3)));
+    json_object_del(s->expects, owner_uid);
+    if (ci >= 0 && key[0] != '\0')
+        sched__enqueue(s, all_ctrls[ci], key);
+}
+
+/* ---- informers ---- */
+
+static void deliver(struct sched *s, int kind, const char *key, const json_t *old,
+                    const json_t *obj)
+{
+    for (size_t i = 0; i < N_CTRLS && s->leading; i++)
+        if (all_ctrls[i]->on_event != NULL)
+            all_ctrls[i]->on_event(s, all_ctrls[i], kind, key, old, obj);
+}
+
+static void on_store_event(struct store_watch *w, const struct store_event *ev)
+{
+    struct informer *inf = w->data;
+    struct sched *s = inf->s;
+    json_t *old = json_incref(json_object_get(inf->objs, ev->kv.key)), *obj = NULL;
+    struct err e;
+    const char *owner;
+
+    if (ev->type == STORE_EVENT_DELETE) {
+        if (old == NULL)
+            return;
+        json_object_del(inf->objs, ev->kv.key);
+        index_owners(s, inf->kind, ev->kv.key, old, false);
+        owner = sched__controller_uid(old);
+        if (json_object_get(json_object_get(old, "metadata"), "deletionTimestamp") == NULL)
+            settle(s, owner, 0, -1);
+        deliver(s, inf->kind, ev->kv.key, old, NULL);
+        json_decref(old);
+        return;
+    }
+    if (api_object_decode(ev->kv.value, ev->kv.value_len, ev->kv.mod_rev, &obj, &e) != 0) {
+        LOG_WARN("sched", "bad_object", "key=%s err=\"%s\"", ev->kv.key, e.msg);
+        json_decref(old);
+        return;
+    }
+    if (old != NULL)
+        index_owners(s, inf->kind, ev->kv.key, old, false);
+    json_object_set(inf->objs, ev->kv.key, obj);
+    index_owners(s, inf->kind, ev->kv.key, obj, true);
+    owner = sched__controller_uid(obj);
+    if (old == NULL)
+        settle(s, owner, -1, 0);
+    else if (json_object_get(json_object_get(old, "metadata"), "deletionTimestamp") == NULL &&
+             json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp") != NULL)
+        settle(s, owner, 0, -1);
+    deliver(s, inf->kind, ev->kv.key, old, obj);
+    json_decref(old);
+    json_decref(obj);
+}
+
+static int informer_start(struct sched *s, struct informer *inf, struct err *e)
+{
+    char *after = NULL;
+    uint64_t rev = 0;
+    int rv;
+    inf->objs = json_object();
+    if (inf->objs == NULL)
+        return err_setf(e, ERR_NOMEM, "sched: out of memory");
+    /* every page in this one loop turn: all see the same revision */
+    for (;;) {
+        struct store_list l;
+        size_t i;
+        rv = store_range(s->store, inf->prefix, after, 1000, &l, e);
+        free(after);
+        after = NULL;
+        if (rv != 0)
+            return rv;
+        if (rev == 0)
+            rev = l.rev;
+        for (i = 0; i < l.n; i++) {
+            json_t *obj;
+            struct err de;
+            if (api_object_decode(l.kvs[i].value, l.kvs[i].value_len, l.kvs[i].mod_rev, &obj,
+                                  &de) != 0)
+                continue;
+            json_object_set_new(inf->objs, l.kvs[i].key, obj);
+            index_owners(s, inf->kind, l.kvs[i].key, obj, true);
+        }
+        if (l.more && l.n > 0)
+            after = strdup(l.kvs[l.n - 1].key);
+        store_list_close(&l);
+        if (after == NULL)
+            break;
+    }
+    inf->w.data = inf;
+    rv = store_watch_start(s->store, &inf->w, inf->prefix, rev, on_store_event, e);
+    inf->watching = rv == 0;
+    return rv;
+}
+
+static void informer_stop(struct informer *inf)
+{
+    if (inf->watching)
+        store_watch_stop(&inf->w);
+    inf->watching = false;
+    json_decref(inf->objs);
+    inf->objs = NULL;
+}
+
+/* ---- the loop ---- */
+
+static void on_kick(uv_timer_t *t)
+{
+    struct sched *s = t->data;
+    bool more = false;
+    s->kick_armed = false;
+    for (size_t i = 0; i < N_CTRLS && s->leading; i++) {
+        struct sched_ctrl *c = all_ctrls[i];
+        size_t budget = KICK_BUDGET;
+        while (s->leading && c->queue__ != NULL && json_object_size(c->queue__) > 0 &&
+               budget-- > 0) {
+            void *it = json_object_iter(c->queue__);
+            char key[STORE_KEY_MAX + 64];
+            snprintf(key, sizeof key, "%s", json_object_iter_key(it));
+            json_object_del(c->queue__, key);
+            if (c->sync != NULL)
+                c->sync(s, c, key);
+        }
+        if (c->queue__ != NULL && json_object_size(c->queue__) > 0)
+            more = true;
+    }
+    if (more)
+        kick(s);
+}
+
+static void kick(struct sched *s)
+{
+    if (s->kick_armed || !s->leading)
+        return;
+    s->kick_armed = true;
+    uv_timer_start(&s->kick, on_kick, 0, 0);
+}
+
+static void on_status(struct cons_status_req *req, int status)
+{
+    struct sched *s = req->data;
+    uint64_t now = sched__now_ms(s);
+    s->status_busy = false;
+    if (status != 0 || s->closing)
+        return;
+    for (size_t i = 0; i < req->st.n_members; i++)
+        if (req->st.members[i].reachable)
+            json_object_set_new(s->seen, req->st.members[i].name, json_integer((json_int_t)now));
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct sched *s = t->data;
+    uint64_t now = sched__now_ms(s);
+    if (!s->leading)
+        return;
+    if (!s->status_busy) {
+        s->status_busy = true;
+        s->status_req.data = s;
+        if (cons_status(s->cons, &s->status_req, on_status) != 0)
+            s->status_busy = false;
+    }
+    run_delayed(s);
+    if (now - s->last_ctrl_tick >= CTRL_TICK_MS) {
+        s->last_ctrl_tick = now;
+        for (size_t i = 0; i < N_CTRLS && s->leading; i++)
+            if (all_ctrls[i]->tick != NULL)
+                all_ctrls[i]->tick(s, all_ctrls[i]);
+    }
+}
+
+static void stop_leading(struct sched *s)
+{
+    if (!s->leading)
+        return;
+    s->leading = false;
+    s->epoch++;
+    uv_timer_stop(&s->kick);
+    uv_timer_stop(&s->tick);
+    s->kick_armed = false;
+    for (size_t i = 0; i < N_CTRLS; i++) {
+        if (all_ctrls[i]->stop != NULL)
+            all_ctrls[i]->stop(s, all_ctrls[i]);
+        json_decref(all_ctrls[i]->queue__);
+        all_ctrls[i]->queue__ = NULL;
+    }
+    for (int k = 0; k < SK__COUNT; k++)
+        informer_stop(&s->inf[k]);
+    json_object_clear(s->owned);
+    json_object_clear(s->expects);
+    clear_delayed(s);
+    LOG_INFO("sched", "stopped", "epoch=%llu", (unsigned long long)s->epoch);
+}
+
+static void start_leading(struct sched *s)
+{
+    struct err e;
+    uint64_t now = sched__now_ms(s);
+    if (s->leading || s->closing)
+        return;
+    s->leading = true;
+    s->epoch++;
+    s->leading_since_ms = now;
+    /* a new leader grants every node a full grace period */
+    json_object_clear(s->seen);
+    for (size_t i = 0; i < N_CTRLS; i++)
+        all_ctrls[i]->queue__ = json_object();
+    for (int k = 0; k < SK__COUNT; k++) {
+        if (informer_start(s, &s->inf[k], &e) != 0) {
+            LOG_ERROR("sched", "start_failed", "kind=%s err=\"%s\"", kind_names[k], e.msg);
+            stop_leading(s);
+            return;
+        }
+    }
+    /* every known node counts as just seen: the grace starts now */
+    {
+        const char *key;
+        json_t *node;
+        json_object_foreach (s->inf[SK_NODE].objs, key, node) {
+            const char *name =
+                json_string_value(json_object_get(json_object_get(node, "metadata"), "name"));
+            if (name != NULL)
+                json_object_set_new(s->seen, name, json_integer((json_int_t)now));
+        }
+    }
+    for (size_t i = 0; i < N_CTRLS; i++)
+        if (all_ctrls[i]->start != NULL)
+            all_ctrls[i]->start(s, all_ctrls[i]);
+    uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
+    LOG_INFO("sched", "started", "epoch=%llu pods=%zu nodes=%zu", (unsigned long long)s->epoch,
+             json_object_size(s->inf[SK_POD].objs), json_object_size(s->inf[SK_NODE].objs));
+    kick(s);
+}
+
+static void on_leader(void *data, bool leader)
+{
+    struct sched *s = data;
+    if (leader)
+        start_leading(s);
+    else
+        stop_leading(s);
+}
+
+/* ---- writes ---- */
+
+struct write {
+    struct cons_propose req; /* first: the callback casts back */
+    struct sched *s;
+    struct sched_ctrl *c;
+    uint64_t epoch;
+    int kind;
+    char *owner_uid;
+    char *requeue_key;
+    bool is_create, is_delete;
+    char key[STORE_KEY_MAX + 1];
+};
+
+static void write_free(struct write *w)
+{
+    free(w->owner_uid);
+    free(w->requeue_key);
+    free(w);
+}
+
+static void write_done(struct write *w)
+{
+    struct sched *s = w->s;
+    write_free(w);
+    if (--s->writes == 0 && s->handles_closed)
+        sched_free(s);
+}
+
+static void on_written(struct cons_propose *req, int status)
+{
+    struct write *w = (struct write *)req;
+    struct sched *s = w->s;
+    bool current = s->leading && w->epoch == s->epoch;
+    bool failed = status != 0 || req->result.failed_cmp >= 0;
+    if (current && failed) {
+        if (status != 0)
+            LOG_WARN("sched", "write_failed", "ctrl=%s key=%s err=\"%s\"", w->c->name, w->key,
+                     req->err.msg);
+        if (w->is_create)
+            settle(s, w->owner_uid, -1, 0);
+        else if (w->is_delete)
+            settle(s, w->owner_uid, 0, -1);
+        if (w->requeue_key != NULL)
+            sched__enqueue_after(s, w->c, w->requeue_key, status != 0 ? 500 : 0);
+    }
+    write_done(w);
+}
+
+static int propose(struct sched *s, struct write *w, int cmp_kind, uint64_t mod_rev,
+                   const json_t *obj)
+{
+    struct store_cmp cmp = {cmp_kind, w->key, mod_rev};
+    struct store_op op = {obj ? STORE_OP_PUT : STORE_OP_DELETE, w->key, NULL, 0};
+    struct store_txn txn = {&cmp, 1, &op, 1};
+    void *value = NULL;
+    size_t len = 0;
+    struct err e;
+    int rv;
+    if (obj != NULL) {
+        rv = api_object_encode(obj, &value, &len, &e);
+        if (rv != 0) {
+            LOG_WARN("sched", "encode_failed", "ctrl=%s key=%s err=\"%s\"", w->c->name, w->key,
+                     e.msg);
+            return rv;
+        }
+        op.value = value;
+        op.value_len = len;
+    }
+    w->req.data = w;
+    rv = cons_propose(s->cons, &w->req, &txn, 10000, on_written);
+    free(value);
+    if (rv == 0)
+        s->writes++;
+    if (rv != 0)
+        LOG_WARN("sched", "propose_failed", "ctrl=%s key=%s err=\"%s\"", w->c->name, w->key,
+                 w->req.err.msg);
+    return rv;
+}
+
+static struct write *write_new(struct sched *s, struct sched_ctrl *c, int kind,
+                               const char *owner_uid, const char *requeue_key)
+{
+    struct write *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    w->s = s;
+    w->c = c;
+    w->kind = kind;
+    w->epoch = s->epoch;
+    w->owner_uid = owner_uid ? strdup(owner_uid) : NULL;
+    w->requeue_key = requeue_key ? strdup(requeue_key) : NULL;
+    return w;
+}
+
+int sched__create(struct sched *s, struct sched_ctrl *c, int kind, const char *ns, json_t *obj,
+                  const char *owner_uid, const char *requeue_key)
+{
+    const struct api_kind *k = sched__kind(kind);
+    struct write *w;
+    struct err e;
+    int rv = api_object_prepare_create(k, ns, obj, &e);
+    if (rv != 0) {
+        LOG_WARN("sched", "invalid_object", "ctrl=%s kind=%s err=\"%s\"", c->name, k->kind, e.msg);
+        json_decref(obj);
+        return rv;
+    }
+    w = write_new(s, c, kind, owner_uid, requeue_key);
+    if (w == NULL || sched__key(kind, obj, w->key, sizeof w->key) != 0) {
+        free(w);
+        json_decref(obj);
+        return ERR_NOMEM;
+    }
+    w->is_create = true;
+    sched__expect(s, c, owner_uid, requeue_key, 1, 0);
+    rv = propose(s, w, STORE_CMP_ABSENT, 0, obj);
+    json_decref(obj);
+    if (rv != 0) {
+        settle(s, owner_uid, -1, 0);
+        write_free(w);
+    }
+    return rv;
+}
+
+static uint64_t rv_of(const json_t *obj)
+{
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    return rv ? strtoull(rv, NULL, 10) : 0;
+}
+
+int sched__update(struct sched *s, struct sched_ctrl *c, int kind, const json_t *old, json_t *obj,
+                  const char *requeue_key)
+{
+    const struct api_kind *k = sched__kind(kind);
+    struct write *w;
+    struct err e;
+    int rv = api_object_prepare_update(k, old, obj, &e);
+    if (rv != 0) {
+        LOG_WARN("sched", "invalid_update", "ctrl=%s kind=%s err=\"%s\"", c->name, k->kind, e.msg);
+        json_decref(obj);
+        return rv;
+    }
+    w = write_new(s, c, kind, NULL, requeue_key);
+    if (w == NULL || sched__key(kind, old, w->key, sizeof w->key) != 0) {
+        free(w);
+        json_decref(obj);
+        return ERR_NOMEM;
+    }
+    rv = propose(s, w, STORE_CMP_MOD_REV, rv_of(old), obj);
+    json_decref(obj);
+    if (rv != 0)
+        write_free(w);
+    return rv;
+}
+
+int sched__delete(struct sched *s, struct sched_ctrl *c, int kind, const json_t *old,
+                  const char *owner_uid, bool force, const char *requeue_key)
+{
+    const json_t *meta = json_object_get(old, "metadata");
+    const char *phase = json_string_value(json_object_get(json_object_get(old, "status"), "phase"));
+    bool graceful =
+        json_array_size(json_object_get(meta, "finalizers")) > 0 ||
+        (kind == SK_POD &&
+         json_string_length(json_object_get(json_object_get(old, "spec"), "nodeName")) > 0 &&
+         !(phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)));
+    struct write *w;
+    int rv;
+    if (json_object_get(meta, "deletionTimestamp") != NULL && !force)
+        return 0; /* already on its way */
+    w = write_new(s, c, kind, owner_uid, requeue_key);
+    if (w == NULL || sched__key(kind, old, w->key, sizeof w->key) != 0) {
+        free(w);
+        return ERR_NOMEM;
+    }
+    w->is_delete = true;
+    sched__expect(s, c, owner_uid, requeue_key, 0, 1);
+    if (graceful && !force) {
+        json_t *obj = json_deep_copy(old), *m = json_object_get(obj, "metadata");
+        char now[21];
+        json_int_t grace = 0;
+        sched__now_rfc3339(s, now);
+        if (kind == SK_POD) {
+            json_t *g =
+                json_object_get(json_object_get(obj, "spec"), "terminationGracePeriodSeconds");
+            grace = json_is_integer(g) ? json_integer_value(g) : 30;
+        }
+        json_object_set_new(m, "deletionTimestamp", json_string(now));
+        json_object_set_new(m, "deletionGracePeriodSeconds", json_integer(grace));
+        json_object_del(m, "resourceVersion");
+        rv = propose(s, w, STORE_CMP_MOD_REV, rv_of(old), obj);
+        json_decref(obj);
+    } else {
+        rv = propose(s, w, STORE_CMP_MOD_REV, rv_of(old), NULL);
+    }
+    if (rv != 0) {
+        settle(s, owner_uid, 0, -1);
+        write_free(w);
+    }
+    return rv;
+}
+
+/* ---- lifecycle ---- */
+
+int sched_new(uv_loop_t *loop, struct cons *c, const struct sched_config *cfg, struct sched **out,
+              struct err *e)
+{
+    struct sched *s = calloc(1, sizeof *s);
+    int rv;
+    if (s == NULL)
+        return err_setf(e, ERR_NOMEM, "sched: out of memory");
+    s->loop = loop;
+    s->cons = c;
+    s->store = cons_store(c);
+    if (cfg != NULL)
+        s->cfg = *cfg;
+    if (s->cfg.node_grace_ms == 0)
+        s->cfg.node_grace_ms = SCHED_NODE_GRACE_MS;
+    if (s->cfg.pod_eviction_ms == 0)
+        s->cfg.pod_eviction_ms = SCHED_POD_EVICTION_MS;
+    s->owned = json_object();
+    s->expects = json_object();
+    s->seen = json_object();
+    for (int k = 0; k < SK__COUNT; k++) {
+        const struct api_kind *ak = sched__kind(k);
+        s->inf[k].s = s;
+        s->inf[k].kind = k;
+        s->inf[k].k = ak;
+        snprintf(s->inf[k].prefix, sizeof s->inf[k].prefix, "/registry/%s/", ak->store_name);
+    }
+    uv_timer_init(loop, &s->kick);
+    uv_timer_init(loop, &s->tick);
+    s->kick.data = s->tick.data = s;
+    s->open_handles = 2;
+    rv = cons_on_leader(c, on_leader, s);
+    if (rv != 0 || s->owned == NULL || s->expects == NULL || s->seen == NULL) {
+        /* handles are open: close through the normal path */
+        *out = NULL;
+        sched_close(s, NULL, NULL);
+        return err_setf(e, rv ? rv : ERR_NOMEM, "sched: cannot subscribe to leadership");
+    }
+    *out = s;
+    return 0;
+}
+
+static void sched_free(struct sched *s)
+{
+    json_decref(s->owned);
+    json_decref(s->expects);
+    json_decref(s->seen);
+    free(s->delayed);
+    free(s);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct sched *s = h->data;
+    void (*cb)(void *);
+    void *data;
+    if (--s->open_handles > 0)
+        return;
+    cb = s->close_cb;
+    data = s->close_data;
+    s->handles_closed = true;
+    if (s->writes == 0)
+        sched_free(s);
+    if (cb != NULL)
+        cb(data);
+}
+
+void sched_close(struct sched *s, void (*cb)(void *data), void *data)
+{
+    s->closing = true;
+    stop_leading(s);
+    s->close_cb = cb;
+    s->close_data = data;
+    uv_close((uv_handle_t *)&s->kick, on_handle_closed);
+    uv_close((uv_handle_t *)&s->tick, on_handle_closed);
+}
+
+/* ---- helpers for controllers ---- */
+
+static bool expr_matches(const json_t *expr, const json_t *labels)
+{
+    const char *key = json_string_value(json_object_get(expr, "key"));
+    const char *op = json_string_value(json_object_get(expr, "operator"));
+    const json_t *values = json_object_get(expr, "values");
+    const char *have = key ? json_string_value(json_object_get(labels, key)) : NULL;
+    bool in = false;
+    size_t i;
+    json_t *v;
+    if (key == NULL || op == NULL)
+        return false;
+    json_array_foreach (values, i, v)
+        if (have != NULL && json_is_string(v) && strcmp(json_string_value(v), have) == 0)
+            in = true;
+    if (strcmp(op, "In") == 0)
+        return in;
+    if (strcmp(op, "NotIn") == 0)
+        return !in;
+    if (strcmp(op, "Exists") == 0)
+        return have != NULL;
+    if (strcmp(op, "DoesNotExist") == 0)
+        return have == NULL;
+    return false;
+}
+
+bool sched__selector_matches(const json_t *selector, const json_t *labels, bool empty_matches)
+{
+    const json_t *ml = json_object_get(selector, "matchLabels");
+    const json_t *me = json_object_get(selector, "matchExpressions");
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_object_size(ml) == 0 && json_array_size(me) == 0)
+        return empty_matches;
+    json_object_foreach ((json_t *)ml, k, v) {
+        const char *have = json_string_value(json_object_get(labels, k));
+        if (have == NULL || !json_is_string(v) || strcmp(have, json_string_value(v)) != 0)
+            return false;
+    }
+    json_array_foreach (me, i, v)
+        if (!expr_matches(v, labels))
+            return false;
+    return true;
+}
+
+bool sched__pod_active(const json_t *pod)
+{
+    const char *phase = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+    if (json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") != NULL)
+        return false;
+    return !(phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0));
+}
+
+bool sched__pod_ready(const json_t *pod)
+{
+    const json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
+    size_t i;
+    json_t *c;
+    json_array_foreach (conds, i, c) {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        const char *st = json_string_value(json_object_get(c, "status"));
+        if (t && st && strcmp(t, "Ready") == 0)
+            return strcmp(st, "True") == 0;
+    }
+    return false;
+}
+
+json_t *sched__owner_ref(const json_t *owner, int owner_kind)
+{
+    const struct api_kind *k = sched__kind(owner_kind);
+    const json_t *meta = json_object_get(owner, "metadata");
+    char apiv[64];
+    api_kind_api_version(k, apiv, sizeof apiv);
+    return json_pack("{s:s, s:s, s:O, s:O, s:b, s:b}", "apiVersion", apiv, "kind", k->kind, "name",
+                     json_object_get(meta, "name"), "uid", json_object_get(meta, "uid"),
+                     "controller", 1, "blockOwnerDeletion", 1);
+}
+
+json_t *sched__pod_from_template(const json_t *tmpl, const json_t *owner, int owner_kind,
+                                 const char *generate_name)
+{
+    json_t *tm = json_object_get(tmpl, "metadata");
+    json_t *pod =
+        json_pack("{s:s, s:s, s:{s:s}, s:O}", "apiVersion", "v1", "kind", "Pod", "metadata",
+                  "generateName", generate_name, "spec",
+                  json_object_get(tmpl, "spec") ? json_object_get(tmpl, "spec") : json_null());
+    json_t *meta;
+    if (pod == NULL)
+        return NULL;
+    meta = json_object_get(pod, "metadata");
+    if (json_object_get(tm, "labels") != NULL)
+        json_object_set_new(meta, "labels", json_deep_copy(json_object_get(tm, "labels")));
+    if (json_object_get(tm, "annotations") != NULL)
+        json_object_set_new(meta, "annotations",
+                            json_deep_copy(json_object_get(tm, "annotations")));
+    json_object_set_new(pod, "spec", json_deep_copy(json_object_get(tmpl, "spec")));
+    json_object_set_new(meta, "ownerReferences",
+                        json_pack("[o]", sched__owner_ref(owner, owner_kind)));
+    return pod;
+}

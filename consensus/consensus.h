@@ -163,6 +163,9 @@ int cons_status(struct cons *c, struct cons_status_req *req, cons_status_cb cb);
  * most 8. */
 typedef void (*cons_leader_cb)(void *data, bool leader);
 int cons_on_leader(struct cons *c, cons_leader_cb cb, void *data);
+/* Removes that subscription (a subscriber that goes away before consensus
+ * does). No-op when not subscribed. */
+void cons_off_leader(struct cons *c, cons_leader_cb cb, void *data);
 
 /* Encodes a member record (the value stored under CONS_MEMBER_PREFIX+name)
  * so the API can propose it together with a Node object in one txn when a

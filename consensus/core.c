@@ -677,6 +677,16 @@ int cons_on_leader(struct cons *c, cons_leader_cb cb, void *data)
     return 0;
 }
 
+void cons_off_leader(struct cons *c, cons_leader_cb cb, void *data)
+{
+    for (int i = 0; i < c->n_leader_cbs; i++) {
+        if (c->leader_cbs[i].cb != cb || c->leader_cbs[i].data != data)
+            continue;
+        c->leader_cbs[i] = c->leader_cbs[--c->n_leader_cbs];
+        return;
+    }
+}
+
 void cons__leader_info(struct cons *c, uint64_t *id, const char **address)
 {
     raft_id lid = 0;

@@ -455,6 +455,10 @@ static void on_status(struct cons_status_req *req, int status)
     struct sched *s = req->data;
     uint64_t now = sched__now_ms(s);
     s->status_busy = false;
+    if (s->handles_closed && s->writes == 0) {
+        sched_free(s);
+        return;
+    }
     if (status != 0 || s->closing)
         return;
     for (size_t i = 0; i < req->st.n_members; i++)
@@ -580,7 +584,7 @@ static void write_done(struct write *w)
 {
     struct sched *s = w->s;
     write_free(w);
-    if (--s->writes == 0 && s->handles_closed)
+    if (--s->writes == 0 && s->handles_closed && !s->status_busy)
         sched_free(s);
 }
 
@@ -819,7 +823,7 @@ static void on_handle_closed(uv_handle_t *h)
     cb = s->close_cb;
     data = s->close_data;
     s->handles_closed = true;
-    if (s->writes == 0)
+    if (s->writes == 0 && !s->status_busy)
         sched_free(s);
     if (cb != NULL)
         cb(data);
@@ -828,6 +832,7 @@ static void on_handle_closed(uv_handle_t *h)
 void sched_close(struct sched *s, void (*cb)(void *data), void *data)
 {
     s->closing = true;
+    cons_off_leader(s->cons, on_leader, s);
     stop_leading(s);
     s->close_cb = cb;
     s->close_data = data;

@@ -39,6 +39,7 @@ struct agent {
     bool handle_closed;
     bool node_reported; /* capacity and nodeInfo written for this run */
     bool node_inflight;
+    char capacity[256]; /* agent_config.capacity, "" for the machine's */
 };
 
 struct write {
@@ -319,6 +320,20 @@ static void report_node(struct agent *a)
         json_object_set_new(neu, "status", status);
     }
     cap = json_pack("{s:s, s:s, s:s}", "cpu", cpu, "memory", mem, "pods", "110");
+    /* --capacity (validated at init/join): each key it names replaces the
+     * machine's value, so test nodes on one host can differ */
+    for (const char *p = a->capacity; cap != NULL && *p != '\0';) {
+        size_t plen = strcspn(p, ","), klen = strcspn(p, "=");
+        char k[32], v[64];
+        if (klen < plen && klen < sizeof k && plen - klen - 1 < sizeof v) {
+            snprintf(k, sizeof k, "%.*s", (int)klen, p);
+            snprintf(v, sizeof v, "%.*s", (int)(plen - klen - 1), p + klen + 1);
+            json_object_set_new(cap, k, json_string(v));
+        }
+        p += plen;
+        if (*p == ',')
+            p++;
+    }
     json_object_set(status, "capacity", cap);
     json_object_set_new(status, "allocatable", cap);
     json_object_set_new(status, "nodeInfo",
@@ -426,6 +441,7 @@ int agent_new(uv_loop_t *loop, struct cons *c, const struct agent_config *cfg, s
     a->cons = c;
     a->store = cons_store(c);
     a->fake = cfg->fake_runtime;
+    snprintf(a->capacity, sizeof a->capacity, "%s", cfg->capacity ? cfg->capacity : "");
     snprintf(a->node, sizeof a->node, "%s", cfg->node_name);
     a->pods = json_object();
     a->queue = json_object();

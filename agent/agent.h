@@ -19,6 +19,9 @@
 struct agent_config {
     const char *node_name;
     bool fake_runtime; /* without it the agent only watches (no runtime yet) */
+    const char *capacity; /* "cpu=2,memory=4Gi,pods=20" (validated by the CLI), reported
+                           * instead of the machine's values; NULL or "": the machine's.
+                           * Copied. */
 };
 
 struct agent;

@@ -62,11 +62,19 @@ static int target(const struct cli_client *c, const struct cli_opts *o, struct c
     return 0;
 }
 
-static const char *resource_version(const json_t *obj)
+/* What an apply may change: the object without status and without the
+ * metadata the server and controllers keep moving (resourceVersion,
+ * managedFields, generation). Comparing these, not resourceVersions, keeps
+ * a controller's status write between our GET and PATCH from reading as
+ * "configured". New reference. */
+static json_t *user_view(const json_t *obj)
 {
-    const char *rv =
-        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-    return rv ? rv : "";
+    json_t *v = json_deep_copy(obj), *meta = json_object_get(v, "metadata");
+    json_object_del(v, "status");
+    json_object_del(meta, "resourceVersion");
+    json_object_del(meta, "managedFields");
+    json_object_del(meta, "generation");
+    return v;
 }
 
 /* ---- apply ---- */
@@ -93,7 +101,8 @@ static void apply_usage(FILE *f)
 
 static int apply_one(struct cli_client *c, const struct cli_opts *o, struct cli_obj *ob)
 {
-    char path[2048], ref[256], before[64];
+    char path[2048], ref[256], before[300];
+    json_t *prev = NULL;
     const char *name, *verb;
     struct cli_resp r;
     struct err e;
@@ -115,7 +124,7 @@ static int apply_one(struct cli_client *c, const struct cli_opts *o, struct cli_
         return 1;
     }
     got = existed ? cli__resp_json(&r) : NULL;
-    snprintf(before, sizeof before, "%s", got ? resource_version(got) : "");
+    prev = got ? user_view(got) : NULL;
     json_decref(got);
     cli__resp_free(&r);
 
@@ -125,27 +134,34 @@ static int apply_one(struct cli_client *c, const struct cli_opts *o, struct cli_
         (o->dry_run && cli__path_add_query(path, sizeof path, "dryRun", "All", &e) != 0))
         return cli__fail("%s", e.msg);
     body = json_dumps(ob->obj, JSON_COMPACT | JSON_PRESERVE_ORDER); /* JSON is YAML */
-    if (body == NULL)
+    if (body == NULL) {
+        json_decref(prev);
         return cli__fail("out of memory");
+    }
     rv = cli__request(c, "PATCH", path, APPLY_CTYPE, NULL, body, &r, &e);
     free(body);
-    if (rv != 0)
+    if (rv != 0) {
+        json_decref(prev);
         return cli__fail("%s", e.msg);
+    }
     if (r.status < 200 || r.status >= 300) {
         char ctx[300];
         snprintf(ctx, sizeof ctx, "error when applying %s", ref);
         cli__print_server_error(&r, ctx);
         cli__resp_free(&r);
+        json_decref(prev);
         return 1;
     }
     got = cli__resp_json(&r);
     cli__resp_free(&r);
-    if (!existed)
+    if (!existed) {
         verb = "created";
-    else if (strcmp(before, resource_version(got)) == 0)
-        verb = "unchanged";
-    else
-        verb = "configured";
+    } else {
+        json_t *now = got ? user_view(got) : NULL;
+        verb = prev && now && json_equal(prev, now) ? "unchanged" : "configured";
+        json_decref(now);
+    }
+    json_decref(prev);
     printf("%s %s%s\n", ref, verb, o->dry_run ? " (server dry run)" : "");
     fflush(stdout);
     json_decref(got);

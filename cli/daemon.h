@@ -25,6 +25,7 @@ int cli_kubeconfig_write(const char *path, const char *server, const char *ca_pe
 #define DEFAULT_DATA_DIR  "/var/lib/skiff"
 #define DEFAULT_API_PORT  6443
 #define DEFAULT_PEER_PORT 6444
+#define CAPACITY_MAX      256 /* --capacity, canonical "cpu=2,memory=4Gi,pods=20" */
 
 struct node_conf {
     char name[64];
@@ -35,6 +36,8 @@ struct node_conf {
     unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms, store_mb;
     unsigned node_grace_ms, pod_eviction_ms;
     bool fake_runtime;
+    bool no_controllers;
+    char capacity[CAPACITY_MAX]; /* "" = the machine's; else what the agent reports */
 };
 
 struct opts {
@@ -42,6 +45,8 @@ struct opts {
     unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms, store_mb;
     unsigned node_grace_ms, pod_eviction_ms;
     bool fake_runtime;
+    bool no_controllers;
+    const char *capacity; /* --capacity, validated by cli__capacity_check */
     long token_ttl_s;
 };
 
@@ -60,5 +65,10 @@ int cli__dirs_make(const char *dir, struct err *e);
 void cli__node_files_remove(const char *dir);
 void cli__token_random(char *out, size_t n);
 uint64_t cli__id_random(void);
+/* Validates a --capacity value ("cpu=2,memory=4Gi,pods=20": keys cpu,
+ * memory, pods, ephemeral-storage, each at most once, positive quantities,
+ * pods an integer) and writes it canonically (as given, no blanks) into
+ * out. ERR_INVALID naming the bad part. */
+int cli__capacity_check(const char *v, char *out, size_t size, struct err *e);
 
 #endif

@@ -40,6 +40,8 @@ enum {
     OPT_NODE_GRACE,
     OPT_POD_EVICTION,
     OPT_FAKE_RUNTIME,
+    OPT_CAPACITY,
+    OPT_NO_CONTROLLERS,
     OPT_HELP,
 };
 
@@ -61,6 +63,8 @@ static const struct option long_opts[] = {
     {"node-grace-ms", required_argument, NULL, OPT_NODE_GRACE},
     {"pod-eviction-ms", required_argument, NULL, OPT_POD_EVICTION},
     {"fake-runtime", no_argument, NULL, OPT_FAKE_RUNTIME},
+    {"no-controllers", no_argument, NULL, OPT_NO_CONTROLLERS},
+    {"capacity", required_argument, NULL, OPT_CAPACITY},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -106,6 +110,10 @@ void cli__daemon_usage(FILE *f, const char *cmd)
             "(default 30000)\n"
             "  --fake-runtime              the agent reports pods Running without starting "
             "containers (tests)\n"
+            "  --no-controllers            never run the scheduler and controllers here (API "
+            "tests)\n"
+            "  --capacity LIST             the node's capacity and allocatable as reported, e.g.\n"
+            "                              cpu=2,memory=4Gi,pods=20 (default: the machine's)\n"
             "  --token-ttl DURATION        init: first join token lifetime, e.g. 24h, 30m (default "
             "24h)\n",
             DEFAULT_DATA_DIR, DEFAULT_API_PORT, DEFAULT_PEER_PORT, CONS_DEFAULT_ELECTION_MS,
@@ -219,6 +227,19 @@ int cli__opts_parse(const char *cmd, int argc, char **argv, struct opts *o)
         case OPT_FAKE_RUNTIME:
             o->fake_runtime = true;
             break;
+        case OPT_NO_CONTROLLERS:
+            o->no_controllers = true;
+            break;
+        case OPT_CAPACITY: {
+            char canon[CAPACITY_MAX];
+            struct err e;
+            if (cli__capacity_check(optarg, canon, sizeof canon, &e) != 0) {
+                fprintf(stderr, "skiff: --capacity: %s\n", e.msg);
+                return 2;
+            }
+            o->capacity = optarg;
+            break;
+        }
         case OPT_STORE_SIZE:
             if (parse_uint("store-size-mb", optarg, &o->store_mb))
                 return 2;
@@ -256,15 +277,20 @@ void cli__path_join(char *out, size_t n, const char *dir, const char *file)
 int cli__conf_save(const char *dir, const struct node_conf *nc, struct err *e)
 {
     char path[1200], tmp[1300];
-    json_t *j = json_pack(
-        "{s:s, s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b}", "name", nc->name,
-        "id", (json_int_t)nc->id, "apiListen", nc->api_listen, "peerListen", nc->peer_listen,
-        "advertise", nc->advertise, "electionTimeoutMs", (int)nc->election_ms, "heartbeatMs",
-        (int)nc->heartbeat_ms, "snapshotThreshold", (int)nc->snapshot_threshold, "voters",
-        (int)nc->voters, "deadVoterTimeoutMs", (int)nc->dead_voter_ms, "storeSizeMb",
-        (int)nc->store_mb, "nodeGraceMs", (int)nc->node_grace_ms, "podEvictionMs",
-        (int)nc->pod_eviction_ms, "fakeRuntime", nc->fake_runtime);
+    json_t *j =
+        json_pack("{s:s, s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:b}",
+                  "name", nc->name, "id", (json_int_t)nc->id, "apiListen", nc->api_listen,
+                  "peerListen", nc->peer_listen, "advertise", nc->advertise, "electionTimeoutMs",
+                  (int)nc->election_ms, "heartbeatMs", (int)nc->heartbeat_ms, "snapshotThreshold",
+                  (int)nc->snapshot_threshold, "voters", (int)nc->voters, "deadVoterTimeoutMs",
+                  (int)nc->dead_voter_ms, "storeSizeMb", (int)nc->store_mb, "nodeGraceMs",
+                  (int)nc->node_grace_ms, "podEvictionMs", (int)nc->pod_eviction_ms, "fakeRuntime",
+                  nc->fake_runtime, "noControllers", nc->no_controllers);
     int rv;
+    if (j == NULL)
+        return err_setf(e, ERR_NOMEM, "node.json: out of memory");
+    if (nc->capacity[0] != '\0')
+        json_object_set_new(j, "capacity", json_string(nc->capacity));
     cli__path_join(path, sizeof path, dir, "node.json");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     rv = json_dump_file(j, tmp, JSON_INDENT(2));
@@ -279,10 +305,10 @@ int cli__conf_load(const char *dir, struct node_conf *nc, struct err *e)
     char path[1200];
     json_error_t je;
     json_t *j;
-    const char *name = NULL, *api = NULL, *peer = NULL, *adv = NULL;
+    const char *name = NULL, *api = NULL, *peer = NULL, *adv = NULL, *capacity = NULL;
     json_int_t id = 0;
     int el = 0, hb = 0, snap = 0, voters = 0, dead = 0, store_mb = 0, grace = 0, evict = 0;
-    int fake = 0;
+    int fake = 0, noctl = 0;
     cli__path_join(path, sizeof path, dir, "node.json");
     j = json_load_file(path, 0, &je);
     if (j == NULL) {
@@ -292,15 +318,21 @@ int cli__conf_load(const char *dir, struct node_conf *nc, struct err *e)
         return err_setf(e, ERR_INVALID, "%s: line %d: %s", path, je.line, je.text);
     }
     if (json_unpack_ex(
-            j, &je, 0, "{s:s, s:I, s:s, s:s, s:s, s?i, s?i, s?i, s?i, s?i, s?i, s?i, s?i, s?b}",
-            "name", &name, "id", &id, "apiListen", &api, "peerListen", &peer, "advertise", &adv,
+            j, &je, 0,
+            "{s:s, s:I, s:s, s:s, s:s, s?i, s?i, s?i, s?i, s?i, s?i, s?i, s?i, s?b, s?s}", "name",
+            &name, "id", &id, "apiListen", &api, "peerListen", &peer, "advertise", &adv,
             "electionTimeoutMs", &el, "heartbeatMs", &hb, "snapshotThreshold", &snap, "voters",
             &voters, "deadVoterTimeoutMs", &dead, "storeSizeMb", &store_mb, "nodeGraceMs", &grace,
-            "podEvictionMs", &evict, "fakeRuntime", &fake) != 0) {
+            "podEvictionMs", &evict, "fakeRuntime", &fake, "capacity", &capacity) != 0) {
         json_decref(j);
         return err_setf(e, ERR_INVALID, "%s: %s", path, je.text);
     }
     memset(nc, 0, sizeof *nc);
+    if (capacity != NULL &&
+        cli__capacity_check(capacity, nc->capacity, sizeof nc->capacity, e) != 0) {
+        json_decref(j);
+        return err_wrapf(e, "%s: capacity", path);
+    }
     snprintf(nc->name, sizeof nc->name, "%s", name);
     nc->id = (uint64_t)id;
     snprintf(nc->api_listen, sizeof nc->api_listen, "%s", api);
@@ -315,6 +347,7 @@ int cli__conf_load(const char *dir, struct node_conf *nc, struct err *e)
     nc->node_grace_ms = (unsigned)grace;
     nc->pod_eviction_ms = (unsigned)evict;
     nc->fake_runtime = fake != 0;
+    nc->no_controllers = noctl != 0;
     json_decref(j);
     return 0;
 }
@@ -382,6 +415,97 @@ int cli__conf_from_opts(const struct opts *o, struct node_conf *nc, struct err *
     nc->node_grace_ms = o->node_grace_ms;
     nc->pod_eviction_ms = o->pod_eviction_ms;
     nc->fake_runtime = o->fake_runtime;
+    nc->no_controllers = o->no_controllers;
+    if (o->capacity != NULL &&
+        cli__capacity_check(o->capacity, nc->capacity, sizeof nc->capacity, e) != 0)
+        return err_wrapf(e, "--capacity");
+    return 0;
+}
+
+/* ---- --capacity ---- */
+
+/* A resource.Quantity as the apiserver's regular expression
+ * ^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$ and suffix table take it,
+ * restricted to what a node can have: positive, no sign. Reason or NULL. */
+static const char *quantity_error(const char *q, bool integer)
+{
+    static const char *const suffixes[] = {"",  "n", "u",  "m",  "k",  "M",  "G",  "T",
+                                           "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+    const char *p = q;
+    size_t digits = 0, dots = 0;
+    bool nonzero = false;
+    for (; (*p >= '0' && *p <= '9') || *p == '.'; p++) {
+        if (*p == '.')
+            dots++;
+        else
+            digits++;
+        if (*p >= '1' && *p <= '9')
+            nonzero = true;
+    }
+    if (digits == 0 || dots > 1 || digits > 18)
+        return "not a quantity (want e.g. 2, 500m, 4Gi)";
+    if (integer && (dots > 0 || *p != '\0'))
+        return "want a whole number";
+    if (!nonzero)
+        return "must be positive";
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
+        if (strcmp(p, suffixes[i]) == 0)
+            return NULL;
+    if (*p == 'e' || *p == 'E') {
+        const char *x = p + 1;
+        if (*x == '+' || *x == '-')
+            x++;
+        if (*x != '\0' && strspn(x, "0123456789") == strlen(x) && strlen(x) <= 2)
+            return NULL;
+    }
+    return "unable to parse quantity's suffix";
+}
+
+int cli__capacity_check(const char *v, char *out, size_t size, struct err *e)
+{
+    static const char *const keys[] = {"cpu", "memory", "pods", "ephemeral-storage"};
+    bool seen[4] = {false, false, false, false};
+    const char *p = v;
+    size_t used = 0;
+    if (v == NULL || v[0] == '\0')
+        return err_setf(e, ERR_INVALID, "empty (want e.g. cpu=2,memory=4Gi,pods=20)");
+    while (*p != '\0') {
+        size_t len = strcspn(p, ","), klen, i;
+        const char *eq = memchr(p, '=', len);
+        char val[64];
+        const char *why;
+        int n;
+        if (eq == NULL)
+            return err_setf(e, ERR_INVALID, "\"%.*s\": want KEY=QUANTITY", (int)len, p);
+        klen = (size_t)(eq - p);
+        for (i = 0; i < 4; i++)
+            if (strlen(keys[i]) == klen && strncmp(p, keys[i], klen) == 0)
+                break;
+        if (i == 4)
+            return err_setf(e, ERR_INVALID,
+                            "\"%.*s\": unknown resource (want cpu, memory, pods or "
+                            "ephemeral-storage)",
+                            (int)klen, p);
+        if (seen[i])
+            return err_setf(e, ERR_INVALID, "\"%s\": given twice", keys[i]);
+        seen[i] = true;
+        if (len - klen - 1 >= sizeof val)
+            return err_setf(e, ERR_INVALID, "%s: value too long", keys[i]);
+        snprintf(val, sizeof val, "%.*s", (int)(len - klen - 1), eq + 1);
+        why = quantity_error(val, i == 2);
+        if (why != NULL)
+            return err_setf(e, ERR_INVALID, "%s=\"%s\": %s", keys[i], val, why);
+        n = snprintf(out + used, size - used, "%s%s=%s", used ? "," : "", keys[i], val);
+        if (n < 0 || (size_t)n >= size - used)
+            return err_setf(e, ERR_INVALID, "too long (at most %zu characters)", size - 1);
+        used += (size_t)n;
+        p += len;
+        if (*p == ',') {
+            p++;
+            if (*p == '\0')
+                return err_setf(e, ERR_INVALID, "trailing \",\"");
+        }
+    }
     return 0;
 }
 

@@ -6,6 +6,9 @@
 
 T_TUNING="--store-size-mb 4" start_init 1
 rev() { status_json 1 | jq .revision; }
+# the agent reports the node's capacity once at start: let that write land first
+node_reported() { [ "$(api_body 1 GET /api/v1/nodes/node1 | jq -r '.status.capacity.pods // empty')" != "" ]; }
+wait_until 20 "node1 reported its capacity" node_reported
 r0=$(rev)
 
 expect() { # code method path body [message-substring]

@@ -964,7 +964,9 @@ static void update_with(struct api_req *r, struct write *w, json_t *obj)
     }
     /* finalizers all gone from an object being deleted: it goes now */
     if (json_object_get(meta, "deletionTimestamp") != NULL &&
-        json_array_size(json_object_get(meta, "finalizers")) == 0)
+        json_array_size(json_object_get(meta, "finalizers")) == 0 &&
+        !(strcmp(k->kind, "Namespace") == 0 &&
+          json_array_size(json_object_get(json_object_get(obj, "spec"), "finalizers")) > 0))
         w->removing = true;
     json_decref(w->obj);
     w->obj = obj;
@@ -1197,8 +1199,9 @@ static void delete_object(struct api_req *r, struct write *w, const json_t *opts
         if (!have)
             json_array_append_new(fin, json_string(f));
     }
-    /* A Namespace goes through Terminating while it has content (the
-     * namespace controller empties it); an empty one goes at once. */
+    /* A Namespace goes through Terminating until the namespace controller
+     * (sched/ctrl_gc.c) has emptied it and removed "kubernetes" from
+     * spec.finalizers. */
     if (strcmp(w->t.k->kind, "Namespace") == 0) {
         json_t *st = json_object_get(obj, "status");
         if (!json_is_object(st)) {
@@ -1208,7 +1211,11 @@ static void delete_object(struct api_req *r, struct write *w, const json_t *opts
         json_object_set_new(st, "phase", json_string("Terminating"));
     }
     json_object_del(meta, "resourceVersion");
-    if (json_array_size(json_object_get(meta, "finalizers")) > 0) {
+    /* a Namespace also waits for spec.finalizers ("kubernetes": the
+     * namespace controller empties it first) */
+    if (json_array_size(json_object_get(meta, "finalizers")) > 0 ||
+        (strcmp(w->t.k->kind, "Namespace") == 0 &&
+         json_array_size(json_object_get(json_object_get(obj, "spec"), "finalizers")) > 0)) {
         if (json_object_get(meta, "deletionTimestamp") == NULL) {
             api__now_rfc3339(now);
             json_object_set_new(meta, "deletionTimestamp", json_string(now));

@@ -5,6 +5,7 @@
  * both the h2o request (pool disposal) and any async operation let go. */
 #include "api/api.h"
 #include "api/internal.h"
+#include "api/proto.h"
 
 #include <errno.h>
 #include <h2o.h>
@@ -602,13 +603,35 @@ static void dispatch_authed(struct api_req *r, h2o_req_t *req)
             return;
         }
         if (media_is(r->content_type, PROTOBUF_MEDIA)) {
-            /* kubectl >= 1.32 sends typed creates (create configmap) as
-             * protobuf. We have no protobuf codec: say so with the
-             * apiserver's 415 rather than a confusing JSON parse error. */
-            api_reply_status(r, 415, "UnsupportedMediaType",
-                             "the body of the request was in an unknown format - accepted media "
-                             "types include: application/json, application/merge-patch+json");
-            return;
+            /* kubectl >= 1.32 sends typed creates (create configmap,
+             * deployment, job...) as protobuf: decode them into the JSON the
+             * same request would carry, and go on as if it had been JSON.
+             * Kinds the decoder does not know get the apiserver's 415. */
+            json_t *j = NULL;
+            struct err pe;
+            char *txt;
+            if (api__proto_decode(r->body, r->body_len, &j, &pe) != 0) {
+                if ((strstr(pe.msg, "unknown kind") != NULL &&
+                     strstr(pe.msg, "unknown kind \"\"") == NULL) ||
+                    pe.code == ERR_NOMEM)
+                    api_reply_status(r, 415, "UnsupportedMediaType",
+                                     "the body of the request was in an unknown format - "
+                                     "accepted media types include: application/json, "
+                                     "application/merge-patch+json");
+                else
+                    api_reply_status(r, 400, "BadRequest", "%s", pe.msg);
+                return;
+            }
+            txt = json_dumps(j, JSON_COMPACT);
+            json_decref(j);
+            r->body = txt ? req_strndup(r, txt, strlen(txt)) : NULL;
+            r->body_len = txt ? strlen(txt) : 0;
+            free(txt);
+            r->content_type = "application/json";
+            if (r->body == NULL) {
+                api_reply_error(r, ERR_NOMEM, "out of memory");
+                return;
+            }
         }
         if (!(rt->flags & API_ROUTE_RAW_BODY)) {
             json_error_t je;

@@ -102,6 +102,30 @@ build/rel/bench/sched_bench: bench/sched_bench.c build/rel/libskiff.a
 bench: deps skiff $(BENCH_BIN)
 	bench/run.sh $(BENCH_ARGS)
 
+# jepsen/: history checkers (unit-tested against the test build of their
+# sources), the check CLI and the workload client (release flags, like bench/)
+.PHONY: jepsen
+JEPSEN_CHECKER_SRC := jepsen/history.c jepsen/linear.c jepsen/set.c
+JEPSEN_BIN := build/rel/jepsen/check build/rel/jepsen/client
+JEPSEN_UNIT_BIN := $(filter build/test/tests/unit/jepsen/%,$(UNIT_BIN))
+$(JEPSEN_UNIT_BIN): build/test/tests/unit/jepsen/%: tests/unit/jepsen/%.c build/test/libskiff.a \
+		$(JEPSEN_CHECKER_SRC:%.c=build/test/%.o) $(UNIT_HELPERS) $(ALL_HEADERS)
+	@mkdir -p $(dir $@)
+	@[ -n "$(Q)" ] && echo "  LD-TEST $@" || true
+	$(Q)$(CC) $(TEST_CFLAGS) $(TEST_LDFLAGS) -o $@ $< $(JEPSEN_CHECKER_SRC:%.c=build/test/%.o) \
+		$(UNIT_HELPERS) build/test/libskiff.a $(PKG_LIBS) -lcmocka -lm
+
+build/rel/jepsen/check: jepsen/check.c $(JEPSEN_CHECKER_SRC:%.c=build/rel/%.o) build/rel/lib/err.o
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+build/rel/jepsen/client: jepsen/client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+jepsen: deps skiff $(JEPSEN_BIN)
+	jepsen/run.sh $(JEPSEN_ARGS)
+
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
 
@@ -111,4 +135,5 @@ check-format:
 clean:
 	rm -rf build skiff
 
--include $(REL_OBJ:.o=.d) $(TST_OBJ:.o=.d) build/rel/cli/main.d build/test/cli/main.d
+-include $(REL_OBJ:.o=.d) $(TST_OBJ:.o=.d) $(JEPSEN_CHECKER_SRC:%.c=build/rel/%.d) \
+	$(JEPSEN_CHECKER_SRC:%.c=build/test/%.d) build/rel/cli/main.d build/test/cli/main.d

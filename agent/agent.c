@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/pods.h"
+#include "agent/runtime.h"
 #include "api/api.h"
 #include "lib/log.h"
 #include "store/store.h"
@@ -37,6 +39,10 @@ struct agent {
     void *close_data;
     size_t writes;
     bool handle_closed;
+    struct agent_pods *rt; /* the real runtime; NULL with the fake one */
+    json_t *pending;       /* key -> status the runtime reported (null: pod finished, delete) */
+    json_t *lookup_last;   /* the object the last lookup returned (kept alive for the driver) */
+    bool rt_closed;
     bool node_reported; /* capacity and nodeInfo written for this run */
     bool node_inflight;
     char capacity[256]; /* agent_config.capacity, "" for the machine's */
@@ -46,6 +52,7 @@ struct write {
     struct cons_propose req;
     struct agent *a;
     char key[STORE_KEY_MAX + 1];
+    json_t *pending; /* the pending entry this write carries (real runtime) */
 };
 
 static uint64_t now_ms(void)
@@ -80,14 +87,27 @@ static void on_written(struct cons_propose *req, int status)
         LOG_WARN("agent", "write_failed", "pod=%s err=\"%s\"", w->key, req->err.msg);
     else if (!a->closing && req->result.failed_cmp >= 0)
         json_object_set_new(a->queue, w->key, json_true()); /* raced: look again */
+    else if (!a->closing && w->pending != NULL && json_object_get(a->pending, w->key) == w->pending)
+        json_object_del(a->pending, w->key); /* written: the runtime will not repeat it */
+    json_decref(w->pending);
     a->writes--;
     free(w);
     if (a->handle_closed && a->writes == 0)
         finish_free(a);
 }
 
-/* obj NULL: delete. Compare on the revision the pod had. */
+/* obj NULL: delete. Compare on the revision the pod had. pending: the
+ * runtime's report this write carries (borrowed), cleared once written. */
+static void write_pod_p(struct agent *a, const char *key, const json_t *old, json_t *obj,
+                        json_t *pending);
+
 static void write_pod(struct agent *a, const char *key, const json_t *old, json_t *obj)
+{
+    write_pod_p(a, key, old, obj, NULL);
+}
+
+static void write_pod_p(struct agent *a, const char *key, const json_t *old, json_t *obj,
+                        json_t *pending)
 {
     const char *rv_s =
         json_string_value(json_object_get(json_object_get(old, "metadata"), "resourceVersion"));
@@ -125,6 +145,7 @@ static void write_pod(struct agent *a, const char *key, const json_t *old, json_
         free(w);
         return;
     }
+    w->pending = json_incref(pending);
     free(value);
     json_object_set_new(a->inflight, key, json_true());
     a->writes++;
@@ -206,6 +227,29 @@ static void sync_pod(struct agent *a, const char *key)
     bool changed;
     if (pod == NULL || json_object_get(a->inflight, key) != NULL)
         return;
+    if (a->rt != NULL) {
+        /* the real runtime reported: write its status, or finish the delete */
+        json_t *pend = json_object_get(a->pending, key);
+        if (pend == NULL)
+            return;
+        if (json_is_null(pend)) {
+            if (json_array_size(json_object_get(json_object_get(pod, "metadata"), "finalizers")) ==
+                0)
+                write_pod_p(a, key, pod, NULL, pend);
+            return;
+        }
+        neu = json_deep_copy(pod);
+        if (neu == NULL)
+            return;
+        json_object_set(neu, "status", pend);
+        if (json_equal(neu, pod)) {
+            json_decref(neu);
+            json_object_del(a->pending, key);
+            return;
+        }
+        write_pod_p(a, key, pod, neu, pend);
+        return;
+    }
     if (json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") != NULL) {
         /* the fake runtime stops containers at once; a real one honours the
          * grace period first */
@@ -237,8 +281,11 @@ static void on_event(struct store_watch *w, const struct store_event *ev)
     json_t *pod;
     struct err e;
     if (ev->type == STORE_EVENT_DELETE) {
+        if (a->rt != NULL && json_object_get(a->pods, ev->kv.key) != NULL)
+            agent__pods_set(a->rt, ev->kv.key, NULL);
         json_object_del(a->pods, ev->kv.key);
         json_object_del(a->started, ev->kv.key);
+        json_object_del(a->pending, ev->kv.key);
         return;
     }
     if (api_object_decode(ev->kv.value, ev->kv.value_len, ev->kv.mod_rev, &pod, &e) != 0)
@@ -246,7 +293,11 @@ static void on_event(struct store_watch *w, const struct store_event *ev)
     if (bound_here(a, pod)) {
         json_object_set(a->pods, ev->kv.key, pod);
         json_object_set_new(a->queue, ev->kv.key, json_true());
+        if (a->rt != NULL)
+            agent__pods_set(a->rt, ev->kv.key, pod);
     } else {
+        if (a->rt != NULL && json_object_get(a->pods, ev->kv.key) != NULL)
+            agent__pods_set(a->rt, ev->kv.key, NULL);
         json_object_del(a->pods, ev->kv.key);
     }
     json_decref(pod);
@@ -415,6 +466,8 @@ static int start_watch(struct agent *a, struct err *e)
             if (bound_here(a, pod)) {
                 json_object_set(a->pods, l.kvs[i].key, pod);
                 json_object_set_new(a->queue, l.kvs[i].key, json_true());
+                if (a->rt != NULL)
+                    agent__pods_set(a->rt, l.kvs[i].key, pod);
             }
             json_decref(pod);
         }
@@ -424,10 +477,61 @@ static int start_watch(struct agent *a, struct err *e)
         if (after == NULL)
             break;
     }
+    if (a->rt != NULL)
+        agent__pods_synced(a->rt);
     a->w.data = a;
     rv = store_watch_start(a->store, &a->w, PODS_PREFIX, rev, on_event, e);
     a->watching = rv == 0;
     return rv;
+}
+
+/* ---- the real runtime's callbacks ---- */
+
+static void on_rt_status(void *data, const char *key, json_t *status)
+{
+    struct agent *a = data;
+    json_object_set_new(a->pending, key, status ? status : json_null());
+    json_object_set_new(a->queue, key, json_true());
+}
+
+/* Secrets and ConfigMaps for volumes and env, from the local replica. The
+ * object stays alive until the next lookup (the driver copies what it
+ * needs at once). */
+static const json_t *on_rt_lookup(void *data, const char *kind, const char *ns, const char *name)
+{
+    struct agent *a = data;
+    char key[STORE_KEY_MAX + 1];
+    struct store_kv kv;
+    struct err e;
+    json_t *obj = NULL;
+    const char *res = strcmp(kind, "Secret") == 0      ? "secrets"
+                      : strcmp(kind, "ConfigMap") == 0 ? "configmaps"
+                                                       : NULL;
+    json_decref(a->lookup_last);
+    a->lookup_last = NULL;
+    if (res == NULL || api_object_key(res, ns, name, key, sizeof key, &e) != 0 ||
+        store_get(a->store, key, &kv, &e) != 0)
+        return NULL;
+    if (api_object_decode(kv.value, kv.value_len, kv.mod_rev, &obj, &e) != 0)
+        obj = NULL;
+    store_kv_close(&kv);
+    a->lookup_last = obj;
+    return obj;
+}
+
+static int rt_start(struct agent *a, const struct agent_config *cfg, struct err *e)
+{
+    struct agent_pods_config pc;
+    int rv = agent__rt_subreaper(e);
+    if (rv != 0)
+        return rv;
+    memset(&pc, 0, sizeof pc);
+    pc.node_name = cfg->node_name;
+    pc.dir = cfg->dir;
+    pc.node_ip = cfg->node_ip;
+    pc.lookup = on_rt_lookup;
+    pc.lookup_data = a;
+    return agent__pods_new(a->loop, &pc, on_rt_status, a, &a->rt, e);
 }
 
 int agent_new(uv_loop_t *loop, struct cons *c, const struct agent_config *cfg, struct agent **out,
@@ -447,9 +551,14 @@ int agent_new(uv_loop_t *loop, struct cons *c, const struct agent_config *cfg, s
     a->queue = json_object();
     a->inflight = json_object();
     a->started = json_object();
+    a->pending = json_object();
     uv_timer_init(loop, &a->tick);
     a->tick.data = a;
-    rv = start_watch(a, e);
+    rv = 0;
+    if (!a->fake && cfg->dir != NULL)
+        rv = rt_start(a, cfg, e);
+    if (rv == 0)
+        rv = start_watch(a, e);
     if (rv != 0) {
         *out = NULL;
         agent_close(a, NULL, NULL);
@@ -468,14 +577,25 @@ static void finish_free(struct agent *a)
     json_decref(a->queue);
     json_decref(a->inflight);
     json_decref(a->started);
+    json_decref(a->pending);
+    json_decref(a->lookup_last);
     free(a);
 }
+
+static void on_rt_closed(void *data);
 
 static void on_closed(uv_handle_t *h)
 {
     struct agent *a = h->data;
-    void (*cb)(void *) = a->close_cb;
-    void *data = a->close_data;
+    void (*cb)(void *);
+    void *data;
+    if (a->rt != NULL && !a->rt_closed) {
+        /* the driver's jobs in the thread pool finish first */
+        agent__pods_close(a->rt, on_rt_closed, a);
+        return;
+    }
+    cb = a->close_cb;
+    data = a->close_data;
     a->handle_closed = true;
     /* writes still inside consensus complete (ERR_SHUTDOWN at the latest,
      * when consensus closes after us) and free the agent with the last one */
@@ -483,6 +603,13 @@ static void on_closed(uv_handle_t *h)
         finish_free(a);
     if (cb != NULL)
         cb(data);
+}
+
+static void on_rt_closed(void *data)
+{
+    struct agent *a = data;
+    a->rt_closed = true;
+    on_closed((uv_handle_t *)&a->tick);
 }
 
 void agent_close(struct agent *a, void (*cb)(void *data), void *data)

@@ -1,10 +1,10 @@
 /* agent: the node agent every node runs. Watches the Pods bound to this
  * node in the local replica and runs them; writes their status and finishes
- * their deletion. This slice has the fake runtime only (--fake-runtime):
- * pods are reported Running and Ready without starting containers, pods
- * that do not restart always (Job pods) succeed after a short while, and a
- * deleted pod is removed at once. The real runtime (runc, images, CNI) is
- * being built beside it (agent/runtime.h, agent/image.h). Loop thread only. */
+ * their deletion. Two runtimes: the real one (agent/pods.h: runc, OCI
+ * images, volumes, probes, logs; no pod network yet) and a fake one
+ * (--fake-runtime): pods are reported Running and Ready without starting
+ * containers, pods that do not restart always (Job pods) succeed after a
+ * short while, and a deleted pod is removed at once. Loop thread only. */
 #ifndef SKIFF_AGENT_AGENT_H
 #define SKIFF_AGENT_AGENT_H
 
@@ -18,10 +18,12 @@
 
 struct agent_config {
     const char *node_name;
-    bool fake_runtime; /* without it the agent only watches (no runtime yet) */
+    bool fake_runtime;    /* pods "run" without containers (tests) */
     const char *capacity; /* "cpu=2,memory=4Gi,pods=20" (validated by the CLI), reported
                            * instead of the machine's values; NULL or "": the machine's.
                            * Copied. */
+    const char *dir;      /* the real runtime's state (images, pods, logs, runc root) */
+    const char *node_ip;  /* status.hostIP and hostNetwork pods' podIP */
 };
 
 struct agent;

@@ -377,7 +377,10 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
     cons_on_leader(d->cons, on_leader, d);
     {
         struct sched_config sc = {d->conf.node_grace_ms, d->conf.pod_eviction_ms};
-        struct agent_config agc = {d->conf.name, d->conf.fake_runtime, d->conf.capacity};
+        char agent_dir[1200];
+        struct agent_config agc = {d->conf.name, d->conf.fake_runtime, d->conf.capacity,
+                                   d->conf.no_runtime ? NULL : agent_dir, d->conf.advertise};
+        cli__path_join(agent_dir, sizeof agent_dir, d->data_dir, "agent");
         rv = d->conf.no_controllers ? 0 : sched_new(&d->loop, d->cons, &sc, &d->sched, e);
         if (rv == 0)
             rv = agent_new(&d->loop, d->cons, &agc, &d->agent, e);

@@ -37,6 +37,7 @@ struct node_conf {
     unsigned node_grace_ms, pod_eviction_ms;
     bool fake_runtime;
     bool no_controllers;
+    bool no_runtime;
     char capacity[CAPACITY_MAX]; /* "" = the machine's; else what the agent reports */
 };
 
@@ -46,6 +47,7 @@ struct opts {
     unsigned node_grace_ms, pod_eviction_ms;
     bool fake_runtime;
     bool no_controllers;
+    bool no_runtime;
     const char *capacity; /* --capacity, validated by cli__capacity_check */
     long token_ttl_s;
 };

@@ -42,6 +42,7 @@ enum {
     OPT_FAKE_RUNTIME,
     OPT_CAPACITY,
     OPT_NO_CONTROLLERS,
+    OPT_NO_RUNTIME,
     OPT_HELP,
 };
 
@@ -64,6 +65,7 @@ static const struct option long_opts[] = {
     {"pod-eviction-ms", required_argument, NULL, OPT_POD_EVICTION},
     {"fake-runtime", no_argument, NULL, OPT_FAKE_RUNTIME},
     {"no-controllers", no_argument, NULL, OPT_NO_CONTROLLERS},
+    {"no-runtime", no_argument, NULL, OPT_NO_RUNTIME},
     {"capacity", required_argument, NULL, OPT_CAPACITY},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -112,6 +114,7 @@ void cli__daemon_usage(FILE *f, const char *cmd)
             "containers (tests)\n"
             "  --no-controllers            never run the scheduler and controllers here (API "
             "tests)\n"
+            "  --no-runtime                the agent runs no pods at all (control-plane tests)\n"
             "  --capacity LIST             the node's capacity and allocatable as reported, e.g.\n"
             "                              cpu=2,memory=4Gi,pods=20 (default: the machine's)\n"
             "  --token-ttl DURATION        init: first join token lifetime, e.g. 24h, 30m (default "
@@ -230,6 +233,9 @@ int cli__opts_parse(const char *cmd, int argc, char **argv, struct opts *o)
         case OPT_NO_CONTROLLERS:
             o->no_controllers = true;
             break;
+        case OPT_NO_RUNTIME:
+            o->no_runtime = true;
+            break;
         case OPT_CAPACITY: {
             char canon[CAPACITY_MAX];
             struct err e;
@@ -277,15 +283,15 @@ void cli__path_join(char *out, size_t n, const char *dir, const char *file)
 int cli__conf_save(const char *dir, const struct node_conf *nc, struct err *e)
 {
     char path[1200], tmp[1300];
-    json_t *j =
-        json_pack("{s:s, s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:b}",
-                  "name", nc->name, "id", (json_int_t)nc->id, "apiListen", nc->api_listen,
-                  "peerListen", nc->peer_listen, "advertise", nc->advertise, "electionTimeoutMs",
-                  (int)nc->election_ms, "heartbeatMs", (int)nc->heartbeat_ms, "snapshotThreshold",
-                  (int)nc->snapshot_threshold, "voters", (int)nc->voters, "deadVoterTimeoutMs",
-                  (int)nc->dead_voter_ms, "storeSizeMb", (int)nc->store_mb, "nodeGraceMs",
-                  (int)nc->node_grace_ms, "podEvictionMs", (int)nc->pod_eviction_ms, "fakeRuntime",
-                  nc->fake_runtime, "noControllers", nc->no_controllers);
+    json_t *j = json_pack(
+        "{s:s, s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:b, s:b}", "name",
+        nc->name, "id", (json_int_t)nc->id, "apiListen", nc->api_listen, "peerListen",
+        nc->peer_listen, "advertise", nc->advertise, "electionTimeoutMs", (int)nc->election_ms,
+        "heartbeatMs", (int)nc->heartbeat_ms, "snapshotThreshold", (int)nc->snapshot_threshold,
+        "voters", (int)nc->voters, "deadVoterTimeoutMs", (int)nc->dead_voter_ms, "storeSizeMb",
+        (int)nc->store_mb, "nodeGraceMs", (int)nc->node_grace_ms, "podEvictionMs",
+        (int)nc->pod_eviction_ms, "fakeRuntime", nc->fake_runtime, "noControllers",
+        nc->no_controllers, "noRuntime", nc->no_runtime);
     int rv;
     if (j == NULL)
         return err_setf(e, ERR_NOMEM, "node.json: out of memory");
@@ -308,7 +314,7 @@ int cli__conf_load(const char *dir, struct node_conf *nc, struct err *e)
     const char *name = NULL, *api = NULL, *peer = NULL, *adv = NULL, *capacity = NULL;
     json_int_t id = 0;
     int el = 0, hb = 0, snap = 0, voters = 0, dead = 0, store_mb = 0, grace = 0, evict = 0;
-    int fake = 0, noctl = 0;
+    int fake = 0, noctl = 0, nort = 0;
     cli__path_join(path, sizeof path, dir, "node.json");
     j = json_load_file(path, 0, &je);
     if (j == NULL) {
@@ -319,11 +325,12 @@ int cli__conf_load(const char *dir, struct node_conf *nc, struct err *e)
     }
     if (json_unpack_ex(
             j, &je, 0,
-            "{s:s, s:I, s:s, s:s, s:s, s?i, s?i, s?i, s?i, s?i, s?i, s?i, s?i, s?b, s?s}", "name",
-            &name, "id", &id, "apiListen", &api, "peerListen", &peer, "advertise", &adv,
+            "{s:s, s:I, s:s, s:s, s:s, s?i, s?i, s?i, s?i, s?i, s?i, s?i, s?i, s?b, s?s, s?b, s?b}",
+            "name", &name, "id", &id, "apiListen", &api, "peerListen", &peer, "advertise", &adv,
             "electionTimeoutMs", &el, "heartbeatMs", &hb, "snapshotThreshold", &snap, "voters",
             &voters, "deadVoterTimeoutMs", &dead, "storeSizeMb", &store_mb, "nodeGraceMs", &grace,
-            "podEvictionMs", &evict, "fakeRuntime", &fake, "capacity", &capacity) != 0) {
+            "podEvictionMs", &evict, "fakeRuntime", &fake, "capacity", &capacity, "noControllers",
+            &noctl, "noRuntime", &nort) != 0) {
         json_decref(j);
         return err_setf(e, ERR_INVALID, "%s: %s", path, je.text);
     }
@@ -348,6 +355,7 @@ int cli__conf_load(const char *dir, struct node_conf *nc, struct err *e)
     nc->pod_eviction_ms = (unsigned)evict;
     nc->fake_runtime = fake != 0;
     nc->no_controllers = noctl != 0;
+    nc->no_runtime = nort != 0;
     json_decref(j);
     return 0;
 }
@@ -416,6 +424,7 @@ int cli__conf_from_opts(const struct opts *o, struct node_conf *nc, struct err *
     nc->pod_eviction_ms = o->pod_eviction_ms;
     nc->fake_runtime = o->fake_runtime;
     nc->no_controllers = o->no_controllers;
+    nc->no_runtime = o->no_runtime;
     if (o->capacity != NULL &&
         cli__capacity_check(o->capacity, nc->capacity, sizeof nc->capacity, e) != 0)
         return err_wrapf(e, "--capacity");

@@ -544,6 +544,14 @@ static void start_leading(struct sched *s)
     for (size_t i = 0; i < N_CTRLS; i++)
         if (all_ctrls[i]->start != NULL)
             all_ctrls[i]->start(s, all_ctrls[i]);
+    /* every cached object once, as an ADDED event: a new leader looks at
+     * everything, so a rollout or a scale half done by the old one goes on */
+    for (int k = 0; k < SK__COUNT && s->leading; k++) {
+        const char *key;
+        json_t *obj;
+        json_object_foreach (s->inf[k].objs, key, obj)
+            deliver(s, k, key, NULL, obj);
+    }
     uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
     LOG_INFO("sched", "started", "epoch=%llu pods=%zu nodes=%zu", (unsigned long long)s->epoch,
              json_object_size(s->inf[SK_POD].objs), json_object_size(s->inf[SK_NODE].objs));

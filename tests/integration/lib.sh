@@ -69,10 +69,14 @@ api_port() { echo $(( T_BASE + $1 )); }
 peer_port() { echo $(( T_BASE + 100 + $1 )); }
 node_dir() { echo "$T_DIR/n$1"; }
 
+# Nodes run no containers unless a test asks for a runtime (T_TUNING with
+# --fake-runtime, or T_RUNTIME=runc for the real one).
 common_flags() { # n
+    local rt="--no-runtime"
+    case "${T_TUNING:-} ${T_RUNTIME:-}" in *--fake-runtime* | *runc*) rt="" ;; esac
     echo --data-dir "$(node_dir "$1")" --name "node$1" --advertise 127.0.0.1 \
         --listen "127.0.0.1:$(api_port "$1")" --peer-listen "127.0.0.1:$(peer_port "$1")" \
-        ${T_TUNING:-}
+        $rt ${T_TUNING:-}
 }
 
 start_init() { # n

@@ -9,6 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 
 MAN="$(dirname "$0")/manifests/all.yaml"
+# the API and the CLI alone: no controllers writing beside the test
+T_TUNING="--no-controllers"
 start_init 1
 start_join 2 1
 start_join 3 1

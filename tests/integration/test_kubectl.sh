@@ -111,7 +111,11 @@ for kc in kubectl "$KC132"; do
     expect "$kc get deploy" '^nginx-deployment +[0-9]/3 +[0-9] +[0-9] +[0-9]+[smhd]$' "$out"
     out=$(kk get deploy nginx-deployment -o jsonpath='{.metadata.generation}' 2>&1)
     [ "$out" = 2 ] || fail "$kc: generation after replicas change: $out"
+    pods_listed() { [ "$(kk get pods -A --no-headers 2>/dev/null | grep -c '^default *nginx-deployment-')" = 3 ]; }
+    wait_until 30 "$kc lists the 3 pods" pods_listed
     out=$(kk get pods -A 2>&1) || fail "$kc get pods -A: $out"
+    # the Deployment controller made the pods; no runtime here, so they stay Pending
+    expect "$kc get pods -A" '^default +nginx-deployment-[a-z0-9]+-[a-z0-9]{5} +0/1 +Pending ' "$out"
     out=$(kk get cj,ds,job,svc,secret 2>&1) || fail "$kc get several kinds: $out"
     expect "$kc get cronjob" '^cronjob\.batch/hello +\*/1 \* \* \* \*' "$out"
     out=$(kk delete -f "$MAN" 2>&1) || fail "$kc delete -f: $out"

@@ -318,12 +318,30 @@ static int resolve_locked(struct agent_image_store *s, const char *ref,
     return err_setf(e, ERR_NOTFOUND, "image %s: not in store", ref);
 }
 
+/* `skiff image import` writes refs.json from another process (the CLI):
+ * on a miss, re-read the index once before saying no. */
+static void reload_index_locked(struct agent_image_store *s)
+{
+    json_t *old = s->idx;
+    struct err e;
+    s->idx = NULL;
+    if (load_index(s, &e) != 0) {
+        s->idx = old;
+        return;
+    }
+    json_decref(old);
+}
+
 int agent_image_resolve(struct agent_image_store *s, const char *ref,
                         char digest_out[AGENT_IMAGE_DIGEST_SIZE], struct err *e)
 {
     int rv;
     pthread_mutex_lock(&s->mu);
     rv = resolve_locked(s, ref, digest_out, NULL, 0, e);
+    if (rv == ERR_NOTFOUND) {
+        reload_index_locked(s);
+        rv = resolve_locked(s, ref, digest_out, NULL, 0, e);
+    }
     pthread_mutex_unlock(&s->mu);
     return rv;
 }

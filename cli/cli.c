@@ -21,7 +21,8 @@ static void usage(FILE *f)
                "  create    create objects from manifests, or a configmap, secret, namespace\n"
                "  delete    delete objects by manifest, name, label selector or --all\n"
                "  scale     set the replicas of a deployment or replicaset\n"
-               "  rollout   wait for a deployment to roll out (rollout status)\n"
+               "  image     import, list or remove images in this node's store\n"
+               "  rollout   status, history, undo, pause, resume or restart a deployment rollout\n"
                "  cluster   cluster status\n"
                "  version   print the version\n"
                "\n"
@@ -56,6 +57,8 @@ int cli_main(int argc, char **argv)
         return cli_describe(argc - 1, argv + 1);
     if (strcmp(argv[1], "scale") == 0)
         return cli_scale(argc - 1, argv + 1);
+    if (strcmp(argv[1], "image") == 0)
+        return cli_image(argc - 1, argv + 1);
     if (strcmp(argv[1], "rollout") == 0)
         return cli_rollout(argc - 1, argv + 1);
     if (strcmp(argv[1], "token") == 0)

@@ -26,8 +26,11 @@ int cli_delete(int argc, char **argv);   /* skiff delete -f | KIND NAME... (cli/
 int cli_apply(int argc, char **argv);    /* skiff apply -f (server-side apply, cli/apply.c) */
 int cli_describe(int argc, char **argv); /* skiff describe KIND NAME (cli/describe.c) */
 int cli_scale(int argc, char **argv);    /* skiff scale KIND/NAME --replicas N (cli/scale.c) */
-int cli_rollout(int argc, char **argv);  /* skiff rollout status deployment/NAME (cli/scale.c) */
-int cli_token(int argc, char **argv);    /* skiff token create|list|revoke */
+int cli_image(int argc, char **argv);    /* skiff image import|ls|rm (cli/image.c) */
+int cli_rollout(
+    int argc,
+    char **argv); /* skiff rollout status|history|undo|pause|resume|restart (cli/scale.c) */
+int cli_token(int argc, char **argv); /* skiff token create|list|revoke */
 /* "90s", "30m", "24h", "7d" or plain seconds (cli/daemon.c); -1 if malformed. */
 int cli_parse_duration(const char *v, long *seconds);
 

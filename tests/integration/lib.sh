@@ -34,6 +34,8 @@ cleanup() {
         grep -A30 "ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:" "$T_DIR"/n*.log | head -80
         rc=1
     fi
+    # a test's own leftovers (runc containers, mounts) go before the dir
+    if declare -F t_cleanup >/dev/null; then t_cleanup; fi
     rm -rf "$T_DIR"
     exit "$rc"
 }

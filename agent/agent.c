@@ -43,6 +43,7 @@ struct agent {
     json_t *pending;       /* key -> status the runtime reported (null: pod finished, delete) */
     json_t *lookup_last;   /* the object the last lookup returned (kept alive for the driver) */
     bool rt_closed;
+    char dir[1024];     /* the real runtime's dir */
     bool node_reported; /* capacity and nodeInfo written for this run */
     bool node_inflight;
     char capacity[256]; /* agent_config.capacity, "" for the machine's */
@@ -555,8 +556,10 @@ int agent_new(uv_loop_t *loop, struct cons *c, const struct agent_config *cfg, s
     uv_timer_init(loop, &a->tick);
     a->tick.data = a;
     rv = 0;
-    if (!a->fake && cfg->dir != NULL)
+    if (!a->fake && cfg->dir != NULL) {
+        snprintf(a->dir, sizeof a->dir, "%s", cfg->dir);
         rv = rt_start(a, cfg, e);
+    }
     if (rv == 0)
         rv = start_watch(a, e);
     if (rv != 0) {
@@ -603,6 +606,16 @@ static void on_closed(uv_handle_t *h)
         finish_free(a);
     if (cb != NULL)
         cb(data);
+}
+
+int agent_log_path(void *agent, const char *ns, const char *pod, const char *uid, const char *ctr,
+                   int restart, char *buf, size_t size)
+{
+    struct agent *a = agent;
+    struct err e;
+    if (a == NULL || a->rt == NULL)
+        return ERR_NOTFOUND;
+    return agent__log_path(a->dir, ns, pod, uid, ctr, restart < 0 ? 0 : restart, buf, size, &e);
 }
 
 static void on_rt_closed(void *data)

@@ -30,6 +30,11 @@ struct agent;
 
 int agent_new(uv_loop_t *loop, struct cons *c, const struct agent_config *cfg, struct agent **out,
               struct err *e);
+/* Where the real runtime writes a container's log (DIR/logs/...), for the
+ * API's pods/NAME/log; ERR_NOTFOUND when the node runs no real runtime.
+ * Usable as an api_log_path_fn with data = the agent. */
+int agent_log_path(void *agent, const char *ns, const char *pod, const char *uid, const char *ctr,
+                   int restart, char *buf, size_t size);
 /* cb (may be NULL) fires once every handle is closed. */
 void agent_close(struct agent *a, void (*cb)(void *data), void *data);
 

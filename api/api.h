@@ -68,12 +68,19 @@ void api_kind_api_version(const struct api_kind *k, char *buf, size_t size);
 int api_kind_path(const struct api_kind *k, const char *ns, const char *name, char *buf,
                   size_t size, struct err *e);
 
+/* Where this node's agent writes a container's log (restart = the
+ * container's restart count): 0 and buf filled, else an ERR_ code. */
+typedef int (*api_log_path_fn)(void *data, const char *ns, const char *pod, const char *uid,
+                               const char *ctr, int restart, char *buf, size_t size);
+
 struct api_config {
-    const char *listen;    /* "IP:PORT"; NULL = API_DEFAULT_LISTEN */
-    const char *cert_file; /* node certificate chain (PEM), signed by the cluster CA */
-    const char *key_file;  /* its private key (PEM) */
-    const char *ca_file;   /* cluster CA (PEM), served at GET /skiff/v1/ca */
-    const char *node_name; /* this node (logs, /version) */
+    const char *listen;       /* "IP:PORT"; NULL = API_DEFAULT_LISTEN */
+    const char *cert_file;    /* node certificate chain (PEM), signed by the cluster CA */
+    const char *key_file;     /* its private key (PEM) */
+    const char *ca_file;      /* cluster CA (PEM), served at GET /skiff/v1/ca */
+    const char *node_name;    /* this node (logs, /version) */
+    api_log_path_fn log_path; /* NULL: this node has no container logs */
+    void *log_path_data;
 };
 
 /* Creates the API over c (borrowed; must outlive the api until api_close's

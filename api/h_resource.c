@@ -103,6 +103,9 @@ static bool parse_target(struct api_req *r, struct target *t)
         goto not_found;
     snprintf(t->qres, sizeof t->qres, "%s%s%s", t->k->resource, t->k->group[0] ? "." : "",
              t->k->group);
+    if (t->sub != NULL && strcmp(t->sub, "log") == 0 && strcmp(t->k->kind, "Pod") == 0 &&
+        t->name != NULL)
+        return true;
     if (t->sub != NULL &&
         !((strcmp(t->sub, "status") == 0 && (t->k->subresources & API_SUB_STATUS)) ||
           (strcmp(t->sub, "scale") == 0 && (t->k->subresources & API_SUB_SCALE))))
@@ -1211,6 +1214,39 @@ static void delete_object(struct api_req *r, struct write *w, const json_t *opts
         json_object_set_new(st, "phase", json_string("Terminating"));
     }
     json_object_del(meta, "resourceVersion");
+    /* A Pod running on a node is deleted gracefully, as the apiserver does:
+     * it gets deletionTimestamp and a grace period, the node's agent stops
+     * its containers (SIGTERM, grace, SIGKILL) and then removes it.
+     * gracePeriodSeconds=0 (kubectl --grace-period=0 --force) skips that. */
+    if (strcmp(w->t.k->kind, "Pod") == 0 &&
+        json_string_length(json_object_get(json_object_get(obj, "spec"), "nodeName")) > 0) {
+        const char *phase =
+            json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
+        const char *gq = api_req_query(r, "gracePeriodSeconds");
+        json_t *go = json_object_get(opts, "gracePeriodSeconds");
+        json_int_t grace = json_integer_value(
+            json_object_get(json_object_get(obj, "spec"), "terminationGracePeriodSeconds"));
+        if (!json_is_integer(
+                json_object_get(json_object_get(obj, "spec"), "terminationGracePeriodSeconds")))
+            grace = 30;
+        if (json_is_integer(go))
+            grace = json_integer_value(go);
+        if (gq != NULL && gq[0] != '\0')
+            grace = strtoll(gq, NULL, 10);
+        if (grace > 0 &&
+            !(phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)) &&
+            json_object_get(meta, "deletionTimestamp") == NULL) {
+            api__now_rfc3339(now);
+            json_object_set_new(meta, "deletionTimestamp", json_string(now));
+            json_object_set_new(meta, "deletionGracePeriodSeconds", json_integer(grace));
+            w->removing = false;
+            w->ok_status = 200;
+            json_decref(w->obj);
+            w->obj = obj;
+            propose_write(r, w);
+            return;
+        }
+    }
     /* a Namespace also waits for spec.finalizers ("kubernetes": the
      * namespace controller empties it first) */
     if (json_array_size(json_object_get(meta, "finalizers")) > 0 ||
@@ -1515,6 +1551,14 @@ void api__h_resource(struct api_req *r)
 
     if (!parse_target(r, &t) || !allowed(r, &t))
         return;
+    if (t.sub != NULL && strcmp(t.sub, "log") == 0) {
+        if (strcmp(r->method, "GET") != 0)
+            api_reply_status(r, 405, "MethodNotAllowed",
+                             "the server does not allow this method on the requested resource");
+        else
+            api__pod_log(r, t.ns, t.name);
+        return;
+    }
     if (strcmp(r->method, "GET") == 0) {
         if (!read_now(r))
             return;

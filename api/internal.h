@@ -91,6 +91,10 @@ int api_req_propose(struct api_req *r, const struct store_txn *txn, api_done_fn 
  * everything the leader had committed when this was called (cons_barrier;
  * result in r->op.propose). Same return contract as api_req_propose. */
 int api_req_barrier(struct api_req *r, api_done_fn done, struct err *e);
+/* Runs fn(r) on the libuv thread pool (blocking work: files, a request to
+ * another node), then done(r, status) on the loop. fn may touch only
+ * r->data and what it owns. Same return contract as api_req_propose. */
+int api_req_work(struct api_req *r, void (*fn)(struct api_req *r), api_done_fn done, struct err *e);
 /* cons_status into r->op.status, then done(r, status). */
 int api_req_status(struct api_req *r, api_done_fn done, struct err *e);
 
@@ -282,6 +286,12 @@ void api__h_openapi_v3_doc(struct api_req *r);
 /* Read-only accessors to the api for handlers. */
 const char *api__node_name(const struct api *a);
 const char *api__ca_pem(const struct api *a); /* NULL without ca_file */
+const char *api__cert_file(const struct api *a);
+const char *api__key_file(const struct api *a);
+int api__log_path(const struct api *a, const char *ns, const char *pod, const char *uid,
+                  const char *ctr, int restart, char *buf, size_t size);
+/* GET .../pods/NAME/log (api/h_logs.c) */
+void api__pod_log(struct api_req *r, const char *ns, const char *name);
 
 /* ---- join and tokens (api/join.c) ---- */
 

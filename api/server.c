@@ -40,6 +40,8 @@ struct api {
     struct cons *cons;
     char *listen, *cert_file, *key_file, *ca_file, *node_name;
     char *ca_pem; /* read once at api_new: serving it must not block the loop */
+    api_log_path_fn log_path;
+    void *log_path_data;
     SSL_CTX *ssl;
     h2o_globalconf_t config;
     h2o_context_t ctx;
@@ -73,6 +75,24 @@ size_t api__extra_routes(struct api *a, const struct api_route *const **out)
 {
     *out = a->extra;
     return a->n_extra;
+}
+
+int api__log_path(const struct api *a, const char *ns, const char *pod, const char *uid,
+                  const char *ctr, int restart, char *buf, size_t size)
+{
+    if (a->log_path == NULL)
+        return ERR_NOTFOUND;
+    return a->log_path(a->log_path_data, ns, pod, uid, ctr, restart, buf, size);
+}
+
+const char *api__cert_file(const struct api *a)
+{
+    return a->cert_file;
+}
+
+const char *api__key_file(const struct api *a)
+{
+    return a->key_file;
 }
 
 const char *api__node_name(const struct api *a)
@@ -370,6 +390,46 @@ int api_req_barrier(struct api_req *r, api_done_fn done, struct err *e)
     if (rv != 0) {
         r->refs__--;
         return err_setf(e, rv, "read barrier: %s", err_name(rv));
+    }
+    return 0;
+}
+
+struct work_op {
+    uv_work_t w;
+    struct api_req *r;
+    void (*fn)(struct api_req *r);
+};
+
+static void on_work(uv_work_t *w)
+{
+    struct work_op *op = w->data;
+    op->fn(op->r);
+}
+
+static void on_work_done(uv_work_t *w, int status)
+{
+    struct work_op *op = w->data;
+    struct api_req *r = op->r;
+    free(op);
+    on_op_done(r, status == 0 ? 0 : ERR_SHUTDOWN);
+}
+
+int api_req_work(struct api_req *r, void (*fn)(struct api_req *r), api_done_fn done, struct err *e)
+{
+    struct work_op *op = calloc(1, sizeof *op);
+    int rv;
+    if (op == NULL)
+        return err_setf(e, ERR_NOMEM, "out of memory");
+    op->r = r;
+    op->fn = fn;
+    op->w.data = op;
+    r->done__ = done;
+    r->refs__++;
+    rv = uv_queue_work(r->api->loop, &op->w, on_work, on_work_done);
+    if (rv != 0) {
+        r->refs__--;
+        free(op);
+        return err_setf(e, ERR_IO, "thread pool: %s", uv_strerror(rv));
     }
     return 0;
 }
@@ -804,6 +864,8 @@ int api_new(uv_loop_t *loop, struct cons *c, const struct api_config *cfg, struc
     a->key_file = dup_or_null(cfg->key_file);
     a->ca_file = dup_or_null(cfg->ca_file);
     a->node_name = strdup(cfg->node_name ? cfg->node_name : "");
+    a->log_path = cfg->log_path;
+    a->log_path_data = cfg->log_path_data;
     if (a->listen == NULL || a->node_name == NULL) {
         api_free(a);
         return err_setf(e, ERR_NOMEM, "api: out of memory");

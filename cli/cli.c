@@ -21,6 +21,7 @@ static void usage(FILE *f)
                "  create    create objects from manifests, or a configmap, secret, namespace\n"
                "  delete    delete objects by manifest, name, label selector or --all\n"
                "  scale     set the replicas of a deployment or replicaset\n"
+               "  logs      print a container's output\n"
                "  image     import, list or remove images in this node's store\n"
                "  rollout   status, history, undo, pause, resume or restart a deployment rollout\n"
                "  cluster   cluster status\n"
@@ -57,6 +58,8 @@ int cli_main(int argc, char **argv)
         return cli_describe(argc - 1, argv + 1);
     if (strcmp(argv[1], "scale") == 0)
         return cli_scale(argc - 1, argv + 1);
+    if (strcmp(argv[1], "logs") == 0)
+        return cli_logs(argc - 1, argv + 1);
     if (strcmp(argv[1], "image") == 0)
         return cli_image(argc - 1, argv + 1);
     if (strcmp(argv[1], "rollout") == 0)

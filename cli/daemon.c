@@ -398,6 +398,8 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
     ac.key_file = key;
     ac.ca_file = ca;
     ac.node_name = d->conf.name;
+    ac.log_path = agent_log_path;
+    ac.log_path_data = d->agent;
     rv = api_new(&d->loop, d->cons, &ac, &d->api, e);
     if (rv != 0)
         goto out_cons;

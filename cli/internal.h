@@ -26,6 +26,7 @@ int cli_delete(int argc, char **argv);   /* skiff delete -f | KIND NAME... (cli/
 int cli_apply(int argc, char **argv);    /* skiff apply -f (server-side apply, cli/apply.c) */
 int cli_describe(int argc, char **argv); /* skiff describe KIND NAME (cli/describe.c) */
 int cli_scale(int argc, char **argv);    /* skiff scale KIND/NAME --replicas N (cli/scale.c) */
+int cli_logs(int argc, char **argv);     /* skiff logs POD [-c C] [--tail N] [-p] (cli/logs.c) */
 int cli_image(int argc, char **argv);    /* skiff image import|ls|rm (cli/image.c) */
 int cli_rollout(
     int argc,

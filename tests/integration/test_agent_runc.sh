@@ -21,9 +21,11 @@ done
 D=$(node_dir 1)
 RUNC_ROOT="$D/agent/runc"
 t_cleanup() {
-    local id
-    for id in $(runc --root "$RUNC_ROOT" list -q 2>/dev/null); do
-        runc --root "$RUNC_ROOT" delete -f "$id" >/dev/null 2>&1
+    local id root
+    for root in "$(node_dir 1)/agent/runc" "$(node_dir 2)/agent/runc"; do
+        for id in $(runc --root "$root" list -q 2>/dev/null); do
+            runc --root "$root" delete -f "$id" >/dev/null 2>&1
+        done
     done
     # deepest mounts first
     awk -v d="$T_DIR" '$5 ~ "^"d {print $5}' /proc/self/mountinfo | sort -r |
@@ -53,14 +55,18 @@ log "building the busybox image"
 ) >"$W/build.log" 2>&1 || { cat "$W/build.log"; fail "could not build the image"; }
 
 T_RUNTIME=runc start_init 1
-out=$("$SKIFF" image import "$W/busybox.tar" --ref busybox:1.36 --data-dir "$D" 2>&1) ||
-    fail "skiff image import: $out"
+T_RUNTIME=runc start_join 2 1
+wait_until 30 "node2 joined" test -e "$(node_dir 2)/initialized"
+for n in 1 2; do
+    out=$("$SKIFF" image import "$W/busybox.tar" --ref busybox:1.36 --data-dir "$(node_dir $n)" 2>&1) ||
+        fail "skiff image import on node$n: $out"
+done
 out=$("$SKIFF" image ls --data-dir "$D" 2>&1) || fail "skiff image ls: $out"
 grep -q 'busybox:1.36' <<<"$out" || fail "image ls: $out"
 wait_until 20 "api up" api_is 200 1 GET /api/v1/namespaces/default
 
-pod() { # name restartPolicy command
-    printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s"},"spec":{"restartPolicy":"%s","terminationGracePeriodSeconds":2,"containers":[{"name":"c","image":"busybox:1.36","imagePullPolicy":"Never","command":["sh","-c","%s"]}]}}' "$1" "$2" "$3"
+pod() { # name restartPolicy command [node]
+    printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s"},"spec":{"restartPolicy":"%s","terminationGracePeriodSeconds":2,"nodeSelector":{"kubernetes.io/hostname":"%s"},"containers":[{"name":"c","image":"busybox:1.36","imagePullPolicy":"Never","command":["sh","-c","%s"]}]}}' "$1" "$2" "${4:-node1}" "$3"
 }
 phase_is() { [ "$(api_body 1 GET "/api/v1/namespaces/default/pods/$1" | jq -r .status.phase)" = "$2" ]; }
 
@@ -74,6 +80,20 @@ st=$(api_body 1 GET /api/v1/namespaces/default/pods/web)
 log_has_hello() { grep -rqs hello-from-skiff "$D/agent/logs"; }
 wait_until 20 "the log has the output" log_has_hello
 [ -n "$(runc --root "$RUNC_ROOT" list -q)" ] || fail "no runc container"
+KCFG="$D/admin.kubeconfig"
+out=$("$SKIFF" logs web --kubeconfig "$KCFG" 2>&1) || fail "skiff logs: $out"
+grep -q '^hello-from-skiff$' <<<"$out" || fail "skiff logs: $out"
+
+# a pod on node2, its log read through node1's API (proxied with node1's certificate)
+api_is 201 1 POST /api/v1/namespaces/default/pods "$(pod far Always 'echo one; echo two; echo three; exec sleep 1000' node2)" ||
+    fail "create pod far"
+wait_until 60 "pod far Running" phase_is far Running
+three_lines() { [ "$("$SKIFF" logs far --kubeconfig "$KCFG" 2>/dev/null | wc -l)" = 3 ]; }
+wait_until 20 "far's log through node1" three_lines
+out=$("$SKIFF" logs far --tail 1 --kubeconfig "$KCFG" 2>&1) || fail "skiff logs --tail: $out"
+[ "$out" = three ] || fail "skiff logs --tail 1: $out"
+out=$("$SKIFF" logs far -p --kubeconfig "$KCFG" 2>&1) && fail "logs -p without a restart: $out"
+grep -q 'previous terminated container' <<<"$out" || fail "logs -p: $out"
 
 api_is 201 1 POST /api/v1/namespaces/default/pods "$(pod oops Never 'echo bye; exit 3')" ||
     fail "create pod oops"
@@ -82,12 +102,13 @@ code=$(api_body 1 GET /api/v1/namespaces/default/pods/oops | jq -r '.status.cont
 [ "$code" = 3 ] || fail "exit code: $code"
 
 # deletion: graceful (sleep as pid 1 ignores SIGTERM: SIGKILL after 2 s), then gone
-for p in web oops; do api_is 200 1 DELETE "/api/v1/namespaces/default/pods/$p" || fail "delete $p"; done
+for p in web oops far; do api_is 200 1 DELETE "/api/v1/namespaces/default/pods/$p" || fail "delete $p"; done
 gone() { api_is 404 1 GET "/api/v1/namespaces/default/pods/$1"; }
-wait_until 30 "pods gone" gone web
-wait_until 30 "pods gone" gone oops
-no_containers() { [ -z "$(runc --root "$RUNC_ROOT" list -q)" ]; }
+for p in web oops far; do wait_until 30 "pod $p gone" gone $p; done
+no_containers() {
+    [ -z "$(runc --root "$RUNC_ROOT" list -q)" ] && [ -z "$(runc --root "$(node_dir 2)/agent/runc" list -q)" ]
+}
 wait_until 20 "no runc container left" no_containers
-mounts=$(awk -v d="$D" '$5 ~ "^"d {print $5}' /proc/self/mountinfo)
-[ -z "$mounts" ] || fail "mounts left: $mounts"
-log "agent on runc: run, log, exit code, graceful delete, nothing left"
+no_mounts() { [ -z "$(awk -v d="$T_DIR" '$5 ~ "^"d {print $5}' /proc/self/mountinfo)" ]; }
+wait_until 20 "no mount left" no_mounts
+log "agent on runc: run, logs (local and through another node), exit code, graceful delete, nothing left"

@@ -214,7 +214,7 @@ static void on_done(uv_async_t *a)
 static void run(void (*client)(struct fx *))
 {
     struct fx f;
-    struct api_config cfg = {"127.0.0.1:0", CERT, KEY, CERT, "n1"};
+    struct api_config cfg = {"127.0.0.1:0", CERT, KEY, CERT, "n1", NULL, NULL};
     struct store_cmp none;
     struct store_op op;
     struct store_txn txn = {&none, 0, &op, 1};

@@ -568,8 +568,8 @@ int agent_new(uv_loop_t *loop, struct cons *c, const struct agent_config *cfg, s
         return rv;
     }
     uv_timer_start(&a->tick, on_tick, TICK_MS, TICK_MS);
-    LOG_INFO("agent", "started", "node=%s runtime=%s pods=%zu", a->node, a->fake ? "fake" : "none",
-             json_object_size(a->pods));
+    LOG_INFO("agent", "started", "node=%s runtime=%s pods=%zu", a->node,
+             a->fake ? "fake" : (a->rt != NULL ? "runc" : "none"), json_object_size(a->pods));
     *out = a;
     return 0;
 }

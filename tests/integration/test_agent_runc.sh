@@ -35,24 +35,7 @@ t_cleanup() {
 W=$T_DIR/img
 mkdir -p "$W"
 log "building the busybox image"
-(
-    set -e
-    cd "$W"
-    umoci init --layout oci
-    umoci new --image oci:busybox
-    umoci unpack --image oci:busybox bundle
-    mkdir -p bundle/rootfs/bin bundle/rootfs/etc bundle/rootfs/tmp
-    chmod 1777 bundle/rootfs/tmp
-    cp /bin/busybox bundle/rootfs/bin/busybox
-    for a in $(/bin/busybox --list); do
-        [ "$a" = busybox ] || ln -sf busybox "bundle/rootfs/bin/$a"
-    done
-    echo 'root:x:0:0:root:/root:/bin/sh' >bundle/rootfs/etc/passwd
-    echo 'root:x:0:' >bundle/rootfs/etc/group
-    umoci repack --image oci:busybox bundle
-    umoci config --image oci:busybox --config.cmd /bin/sh
-    skopeo copy --insecure-policy oci:"$W/oci:busybox" oci-archive:"$W/busybox.tar"
-) >"$W/build.log" 2>&1 || { cat "$W/build.log"; fail "could not build the image"; }
+busybox_image "$W"
 
 T_RUNTIME=runc start_init 1
 T_RUNTIME=runc start_join 2 1

@@ -577,3 +577,10 @@ printf '%s\n' "$OUT"
 printf '%s\n' "$OUT" >>"$ROOT/bench/RESULTS.md"
 log "results appended to bench/RESULTS.md"
 "$ROOT/bench/api.sh" $([ "$QUICK" -eq 1 ] && echo --quick) || exit 1 # the API benchmarks (bench/api.sh)
+# the scheduler alone against the real store (bench/sched_bench.c); no peer can
+# run here (kube-scheduler is not packaged): its published figure is the reference
+echo "## scheduler: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores" >>"$ROOT/bench/RESULTS.md"
+echo '```' >>"$ROOT/bench/RESULTS.md"
+echo "build/rel/bench/sched_bench $([ "$QUICK" -eq 1 ] && echo --quick)" >>"$ROOT/bench/RESULTS.md"
+"$ROOT/build/rel/bench/sched_bench" $([ "$QUICK" -eq 1 ] && echo --quick) | tee -a "$ROOT/bench/RESULTS.md" || exit 1
+echo '```' >>"$ROOT/bench/RESULTS.md"

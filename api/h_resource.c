@@ -13,6 +13,7 @@
  * is what lets `apply` say "unchanged". */
 #include "api/internal.h"
 
+#include <arpa/inet.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,12 @@
 #include "lib/log.h"
 
 #define WRITE_ATTEMPTS_MAX 8
+#define API_ALLOC_MAX      17 /* a ClusterIP + 16 node ports per Service */
+#define ALLOC_PREFIX       "/skiff/alloc/"
+#define SVC_NET            0x0A600000u /* 10.96.0.0/16: the service CIDR */
+#define SVC_NET_BITS       16
+#define NODEPORT_MIN       30000
+#define NODEPORT_MAX       32767
 #define SEGS_MAX           8
 
 /* What a URL names. ns: NULL for cluster-scoped kinds and all-namespace
@@ -477,7 +484,11 @@ struct write {
     bool applied;     /* server-side apply: managedFields already done */
     bool reply_scale; /* answer with the Scale, not the object */
     bool synced;      /* a read barrier ran: the local replica has every acknowledged write */
-    int ok_status;    /* 200 or 201 */
+    /* Service allocations (ClusterIP, node ports) travel in the same txn:
+     * claimed with a compare ABSENT on create, released on delete */
+    char alloc[API_ALLOC_MAX][64];
+    size_t n_alloc;
+    int ok_status; /* 200 or 201 */
 };
 
 static void write_cleanup(struct api_req *r)
@@ -770,6 +781,169 @@ static bool valid_quiet(struct write *w, json_t *obj, const json_t *old)
     return n == 0;
 }
 
+/* ---- Service allocations ---- */
+
+static bool alloc_taken(struct api_req *r, const char *key)
+{
+    struct store_kv kv;
+    struct err e;
+    if (store_get(r->store, key, &kv, &e) != 0)
+        return false;
+    store_kv_close(&kv);
+    return true;
+}
+
+static uint32_t rand_u32(void)
+{
+    uint32_t v = 0;
+    if (RAND_bytes((unsigned char *)&v, sizeof v) != 1)
+        v = (uint32_t)rand();
+    return v;
+}
+
+/* ClusterIP (unless headless or ExternalName) and node ports (NodePort and
+ * LoadBalancer) for a Service being created: the ones asked for if free,
+ * else random free ones, recorded in w->alloc for the txn. Freeness is read
+ * from the local replica; the txn's compares make it exact (a race is
+ * redone). Returns false after replying 422. */
+static bool alloc_service(struct api_req *r, struct write *w, json_t *obj)
+{
+    json_t *spec = json_object_get(obj, "spec"), *ports, *p;
+    const char *type = json_string_value(json_object_get(spec, "type"));
+    const char *ip = json_string_value(json_object_get(spec, "clusterIP"));
+    const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+    char key[64], addr[INET_ADDRSTRLEN];
+    size_t i;
+
+    w->n_alloc = 0;
+    if (type != NULL && strcmp(type, "ExternalName") == 0)
+        return true;
+    if (ip == NULL || strcmp(ip, "None") != 0) {
+        uint32_t a = 0;
+        struct in_addr in;
+        if (ip != NULL && ip[0] != '\0') {
+            if (inet_pton(AF_INET, ip, &in) != 1 ||
+                (ntohl(in.s_addr) >> (32 - SVC_NET_BITS)) != (SVC_NET >> (32 - SVC_NET_BITS))) {
+                api_reply_status(r, 422, "Invalid",
+                                 "Service \"%s\" is invalid: spec.clusterIPs: Invalid value: "
+                                 "[]string{\"%s\"}: failed to allocate IP %s: the provided IP "
+                                 "(%s) is not in the valid range. The range of valid IPs is "
+                                 "10.96.0.0/16",
+                                 name, ip, ip, ip);
+                return false;
+            }
+            a = ntohl(in.s_addr);
+            snprintf(key, sizeof key, ALLOC_PREFIX "clusterip/%s", ip);
+            if (alloc_taken(r, key)) {
+                api_reply_status(r, 422, "Invalid",
+                                 "Service \"%s\" is invalid: spec.clusterIPs: Invalid value: "
+                                 "[]string{\"%s\"}: failed to allocate IP %s: provided IP is "
+                                 "already allocated",
+                                 name, ip, ip);
+                return false;
+            }
+        } else {
+            int tries;
+            for (tries = 0; tries < 64; tries++) {
+                /* .0 is the network, .1 kept for the "kubernetes" Service */
+                a = SVC_NET | (2 + rand_u32() % ((1u << (32 - SVC_NET_BITS)) - 3));
+                in.s_addr = htonl(a);
+                inet_ntop(AF_INET, &in, addr, sizeof addr);
+                snprintf(key, sizeof key, ALLOC_PREFIX "clusterip/%s", addr);
+                if (!alloc_taken(r, key))
+                    break;
+            }
+            if (tries == 64) {
+                api_reply_status(r, 422, "Invalid",
+                                 "Service \"%s\" is invalid: spec.clusterIPs: Internal error: "
+                                 "failed to allocate a serviceIP: range is full",
+                                 name);
+                return false;
+            }
+            json_object_set_new(spec, "clusterIP", json_string(addr));
+            json_object_set_new(spec, "clusterIPs", json_pack("[s]", addr));
+        }
+        (void)a;
+        snprintf(w->alloc[w->n_alloc++], sizeof w->alloc[0], "%s", key);
+    }
+    if (type == NULL || (strcmp(type, "NodePort") != 0 && strcmp(type, "LoadBalancer") != 0))
+        return true;
+    ports = json_object_get(spec, "ports");
+    json_array_foreach (ports, i, p) {
+        json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
+        if (w->n_alloc == API_ALLOC_MAX) {
+            api_reply_status(r, 422, "Invalid",
+                             "Service \"%s\" is invalid: spec.ports: Too many: %zu: must have "
+                             "at most %d node ports",
+                             name, json_array_size(ports), API_ALLOC_MAX - 1);
+            return false;
+        }
+        if (np != 0) {
+            snprintf(key, sizeof key, ALLOC_PREFIX "nodeport/%lld", (long long)np);
+            if (alloc_taken(r, key)) {
+                api_reply_status(r, 422, "Invalid",
+                                 "Service \"%s\" is invalid: spec.ports[%zu].nodePort: Invalid "
+                                 "value: %lld: provided port is already allocated",
+                                 name, i, (long long)np);
+                return false;
+            }
+        } else {
+            int tries;
+            for (tries = 0; tries < 64; tries++) {
+                np = NODEPORT_MIN + (json_int_t)(rand_u32() % (NODEPORT_MAX - NODEPORT_MIN + 1));
+                snprintf(key, sizeof key, ALLOC_PREFIX "nodeport/%lld", (long long)np);
+                if (!alloc_taken(r, key))
+                    break;
+            }
+            json_object_set_new(p, "nodePort", json_integer(np));
+        }
+        snprintf(w->alloc[w->n_alloc++], sizeof w->alloc[0], "%s", key);
+    }
+    return true;
+}
+
+/* What a stored Service holds, for the delete that releases it. */
+static void alloc_of(const json_t *svc, struct write *w)
+{
+    const json_t *spec = json_object_get(svc, "spec"), *p;
+    const char *ip = json_string_value(json_object_get(spec, "clusterIP"));
+    size_t i;
+    w->n_alloc = 0;
+    if (ip != NULL && ip[0] != '\0' && strcmp(ip, "None") != 0)
+        snprintf(w->alloc[w->n_alloc++], sizeof w->alloc[0], ALLOC_PREFIX "clusterip/%s", ip);
+    json_array_foreach (json_object_get(spec, "ports"), i, p) {
+        json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
+        if (np != 0 && w->n_alloc < API_ALLOC_MAX)
+            snprintf(w->alloc[w->n_alloc++], sizeof w->alloc[0], ALLOC_PREFIX "nodeport/%lld",
+                     (long long)np);
+    }
+}
+
+/* An update keeps what was allocated: an empty clusterIP means "the same",
+ * and a port without nodePort keeps the one it had (by port and protocol). */
+static void alloc_keep(const json_t *old, json_t *obj)
+{
+    json_t *spec = json_object_get(obj, "spec"), *p, *q;
+    const json_t *ospec = json_object_get(old, "spec");
+    const char *ip = json_string_value(json_object_get(spec, "clusterIP"));
+    size_t i, j;
+    if (!json_is_object(spec))
+        return;
+    if ((ip == NULL || ip[0] == '\0') && json_object_get(ospec, "clusterIP") != NULL) {
+        json_object_set(spec, "clusterIP", json_object_get(ospec, "clusterIP"));
+        if (json_object_get(ospec, "clusterIPs") != NULL)
+            json_object_set(spec, "clusterIPs", json_object_get(ospec, "clusterIPs"));
+    }
+    json_array_foreach (json_object_get(spec, "ports"), i, p) {
+        if (json_object_get(p, "nodePort") != NULL)
+            continue;
+        json_array_foreach (json_object_get(ospec, "ports"), j, q)
+            if (json_equal(json_object_get(p, "port"), json_object_get(q, "port")) &&
+                json_object_get(q, "nodePort") != NULL)
+                json_object_set(p, "nodePort", json_object_get(q, "nodePort"));
+    }
+}
+
 /* ---- create ---- */
 
 static void create(struct api_req *r, struct write *w, json_t *obj)
@@ -845,6 +1019,8 @@ static void create(struct api_req *r, struct write *w, json_t *obj)
         json_object_del(obj, "status");
     api__defaults(k, obj);
     if (!valid(r, w, obj, NULL))
+        goto fail;
+    if (strcmp(k->kind, "Service") == 0 && !alloc_service(r, w, obj))
         goto fail;
     if (!w->applied &&
         api__managed_update(obj, NULL, field_manager(r), api__sch_kind(k), apiv, now, &e) != 0) {
@@ -939,6 +1115,8 @@ static void update_with(struct api_req *r, struct write *w, json_t *obj)
             else
                 json_object_del(meta, keep[i]);
         }
+        if (strcmp(k->kind, "Service") == 0)
+            alloc_keep(old, obj);
         if (has_status_sub(k)) {
             json_t *st = json_object_get(old, "status");
             if (st != NULL)
@@ -1262,6 +1440,8 @@ static void delete_object(struct api_req *r, struct write *w, const json_t *opts
     } else {
         w->removing = true;
         w->ok_status = 200;
+        if (strcmp(w->t.k->kind, "Service") == 0)
+            alloc_of(w->old, w);
     }
     json_decref(w->obj);
     w->obj = obj;
@@ -1286,6 +1466,14 @@ static void on_written(struct api_req *r, int status)
         return;
     }
     if (r->op.propose.result.failed_cmp >= 0) {
+        if (w->verb == W_CREATE && r->op.propose.result.failed_cmp > 0 &&
+            ++w->attempts < WRITE_ATTEMPTS_MAX) {
+            /* an address or port was taken in between: allocate again */
+            json_decref(w->obj);
+            w->obj = NULL;
+            api__h_resource(r);
+            return;
+        }
         if (w->verb == W_CREATE) {
             api_reply_status(r, 409, "AlreadyExists", "%s \"%s\" already exists", w->t.qres,
                              w->t.name);
@@ -1312,9 +1500,9 @@ static void on_written(struct api_req *r, int status)
 
 static void propose_write(struct api_req *r, struct write *w)
 {
-    struct store_cmp cmp;
-    struct store_op op;
-    struct store_txn txn = {&cmp, 1, &op, 1};
+    struct store_cmp cmp[1 + API_ALLOC_MAX];
+    struct store_op op[1 + API_ALLOC_MAX];
+    struct store_txn txn = {cmp, 1, op, 1};
     void *value = NULL;
     size_t len = 0;
     struct err e;
@@ -1338,18 +1526,28 @@ static void propose_write(struct api_req *r, struct write *w)
         return;
     }
     if (w->verb == W_CREATE)
-        cmp = (struct store_cmp){STORE_CMP_ABSENT, w->key, 0};
+        cmp[0] = (struct store_cmp){STORE_CMP_ABSENT, w->key, 0};
     else
-        cmp = (struct store_cmp){STORE_CMP_MOD_REV, w->key, w->old_rev};
+        cmp[0] = (struct store_cmp){STORE_CMP_MOD_REV, w->key, w->old_rev};
     if (w->removing) {
-        op = (struct store_op){STORE_OP_DELETE, w->key, NULL, 0};
+        op[0] = (struct store_op){STORE_OP_DELETE, w->key, NULL, 0};
     } else {
         rv = api_object_encode(w->obj, &value, &len, &e);
         if (rv != 0) {
             api_reply_err(r, &e);
             return;
         }
-        op = (struct store_op){STORE_OP_PUT, w->key, value, len};
+        op[0] = (struct store_op){STORE_OP_PUT, w->key, value, len};
+    }
+    /* allocations: claimed (absent, then put) with a create, released with
+     * a delete */
+    for (size_t i = 0; i < w->n_alloc; i++) {
+        if (w->verb == W_CREATE) {
+            cmp[txn.n_cmps++] = (struct store_cmp){STORE_CMP_ABSENT, w->alloc[i], 0};
+            op[txn.n_ops++] = (struct store_op){STORE_OP_PUT, w->alloc[i], w->key, strlen(w->key)};
+        } else if (w->removing) {
+            op[txn.n_ops++] = (struct store_op){STORE_OP_DELETE, w->alloc[i], NULL, 0};
+        }
     }
     rv = api_req_propose(r, &txn, on_written, &e);
     free(value); /* cons_propose encoded the txn */
@@ -1580,5 +1778,6 @@ void api__h_resource(struct api_req *r)
     }
     w->t = t;
     w->removing = w->applied = w->reply_scale = false;
+    w->n_alloc = 0;
     write_dispatch(r, w);
 }

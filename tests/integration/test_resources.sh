@@ -42,6 +42,23 @@ expect 201 "$F" POST $DEP "$deploy"
 rv1=$(last .metadata.resourceVersion)
 expect 201 "$F" POST /api/v1/namespaces/default/services '{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"nginx"},"ports":[{"port":80}]}}'
 [ "$(last .spec.ports[0].targetPort)" = 80 ] || fail "service targetPort default"
+# ClusterIP and node ports: allocated from 10.96.0.0/16 and 30000-32767, never twice
+webip=$(last .spec.clusterIP)
+[[ "$webip" == 10.96.* ]] && [ "$(last '.spec.clusterIPs[0]')" = "$webip" ] || fail "clusterIP: $webip"
+expect 422 "$F" POST /api/v1/namespaces/default/services "{\"metadata\":{\"name\":\"dup\"},\"spec\":{\"clusterIP\":\"$webip\",\"ports\":[{\"port\":80}]}}" "provided IP is already allocated"
+expect 422 "$F" POST /api/v1/namespaces/default/services '{"metadata":{"name":"far"},"spec":{"clusterIP":"192.168.0.9","ports":[{"port":80}]}}' "not in the valid range"
+expect 201 1 POST /api/v1/namespaces/default/services '{"metadata":{"name":"np"},"spec":{"type":"NodePort","clusterIP":"10.96.7.7","ports":[{"name":"a","port":80},{"name":"b","port":81,"nodePort":30123}]}}'
+np=$(last .spec.ports[0].nodePort)
+[ "$np" -ge 30000 ] && [ "$np" -le 32767 ] && [ "$(last .spec.ports[1].nodePort)" = 30123 ] || fail "nodePorts: $(last .spec.ports)"
+expect 422 1 POST /api/v1/namespaces/default/services '{"metadata":{"name":"np2"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30123}]}}' "provided port is already allocated"
+expect 201 1 POST /api/v1/namespaces/default/services '{"metadata":{"name":"headless"},"spec":{"clusterIP":"None","selector":{"a":"b"},"ports":[{"port":80}]}}'
+[ "$(last .spec.clusterIP)" = None ] || fail "headless"
+# an update without clusterIP keeps it; a delete releases the IP and the ports
+expect 200 2 PUT /api/v1/namespaces/default/services/np '{"metadata":{"name":"np"},"spec":{"type":"NodePort","ports":[{"name":"a","port":80},{"name":"b","port":81,"nodePort":30123}]}}'
+[ "$(last .spec.clusterIP)" = 10.96.7.7 ] && [ "$(last .spec.ports[0].nodePort)" = "$np" ] || fail "update lost allocations: $(last .spec)"
+expect 200 3 DELETE /api/v1/namespaces/default/services/np
+expect 201 3 POST /api/v1/namespaces/default/services '{"metadata":{"name":"np3"},"spec":{"type":"NodePort","clusterIP":"10.96.7.7","ports":[{"port":80,"nodePort":30123}]}}'
+expect 200 3 DELETE /api/v1/namespaces/default/services/np3
 expect 201 "$F" POST /api/v1/namespaces/default/secrets '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"creds"},"stringData":{"user":"admin"},"data":{"pw":"c2VjcmV0"}}'
 expect 201 "$F" POST /api/v1/namespaces/default/configmaps '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg"},"data":{"a":"1"}}'
 expect 201 "$F" POST /apis/batch/v1/namespaces/default/jobs '{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"pi"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"pi","image":"busybox"}]}}}}'

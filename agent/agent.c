@@ -443,41 +443,29 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
+static int list_pod(const struct store_kv *kv, void *data)
+{
+    struct agent *a = data;
+    json_t *pod;
+    struct err de;
+    if (api_object_decode(kv->value, kv->value_len, kv->mod_rev, &pod, &de) != 0)
+        return 0;
+    if (bound_here(a, pod)) {
+        json_object_set(a->pods, kv->key, pod);
+        json_object_set_new(a->queue, kv->key, json_true());
+        if (a->rt != NULL)
+            agent__pods_set(a->rt, kv->key, pod);
+    }
+    json_decref(pod);
+    return 0;
+}
+
 static int start_watch(struct agent *a, struct err *e)
 {
-    char *after = NULL;
-    uint64_t rev = 0;
-    int rv;
-    for (;;) {
-        struct store_list l;
-        size_t i;
-        rv = store_range(a->store, PODS_PREFIX, after, 1000, &l, e);
-        free(after);
-        after = NULL;
-        if (rv != 0)
-            return rv;
-        if (rev == 0)
-            rev = l.rev;
-        for (i = 0; i < l.n; i++) {
-            json_t *pod;
-            struct err de;
-            if (api_object_decode(l.kvs[i].value, l.kvs[i].value_len, l.kvs[i].mod_rev, &pod,
-                                  &de) != 0)
-                continue;
-            if (bound_here(a, pod)) {
-                json_object_set(a->pods, l.kvs[i].key, pod);
-                json_object_set_new(a->queue, l.kvs[i].key, json_true());
-                if (a->rt != NULL)
-                    agent__pods_set(a->rt, l.kvs[i].key, pod);
-            }
-            json_decref(pod);
-        }
-        if (l.more && l.n > 0)
-            after = strdup(l.kvs[l.n - 1].key);
-        store_list_close(&l);
-        if (after == NULL)
-            break;
-    }
+    uint64_t rev;
+    int rv = store_range_each(a->store, PODS_PREFIX, 1000, list_pod, a, &rev, e);
+    if (rv != 0)
+        return rv;
     if (a->rt != NULL)
         agent__pods_synced(a->rt);
     a->w.data = a;

@@ -199,43 +199,28 @@ static void on_bookmark(uv_timer_t *t)
                    "resourceVersion", rv_s));
 }
 
+static int initial_one(const struct store_kv *kv, void *data)
+{
+    struct api__watch *w = data;
+    json_t *obj;
+    struct err de;
+    if (w->ending)
+        return -1; /* the client is gone or too slow: stop listing */
+    if (api__object_decode(kv->value, kv->value_len, kv->mod_rev, &obj, &de) != 0)
+        return 0;
+    if (wanted(w, obj))
+        emit(w, "ADDED", obj);
+    else
+        json_decref(obj);
+    return 0;
+}
+
 /* Synthetic ADDED for every current object (watch without resourceVersion),
  * returning the revision the live watch continues after. */
 static int initial_events(struct api__watch *w, const char *prefix, uint64_t *rev, struct err *e)
 {
-    char *after = NULL;
-    int rv;
-    for (;;) {
-        struct store_list l;
-        size_t i;
-        rv = store_range(w->r->store, prefix, after, 500, &l, e);
-        free(after);
-        after = NULL;
-        if (rv != 0)
-            return rv;
-        if (*rev == 0)
-            *rev = l.rev;
-        for (i = 0; i < l.n; i++) {
-            json_t *obj;
-            struct err de;
-            if (api__object_decode(l.kvs[i].value, l.kvs[i].value_len, l.kvs[i].mod_rev, &obj,
-                                   &de) != 0)
-                continue;
-            if (wanted(w, obj))
-                emit(w, "ADDED", obj);
-            else
-                json_decref(obj);
-        }
-        /* every page is read in this one loop turn, before any apply can
-         * run, so all of them see revision *rev */
-        if (l.more && l.n > 0)
-            after = strdup(l.kvs[l.n - 1].key);
-        store_list_close(&l);
-        if (after == NULL || w->ending)
-            break;
-    }
-    free(after);
-    return 0;
+    int rv = store_range_each(w->r->store, prefix, 500, initial_one, w, rev, e);
+    return rv < 0 ? 0 : rv;
 }
 
 void api__watch_serve(struct api_req *r, const struct api_kind *k, const char *prefix)

@@ -367,40 +367,28 @@ static void on_store_event(struct store_watch *w, const struct store_event *ev)
     json_decref(obj);
 }
 
+static int informer_add(const struct store_kv *kv, void *data)
+{
+    struct informer *inf = data;
+    json_t *obj;
+    struct err de;
+    if (api_object_decode(kv->value, kv->value_len, kv->mod_rev, &obj, &de) != 0)
+        return 0; /* a bad object is skipped (the watch logs it when it changes) */
+    json_object_set_new(inf->objs, kv->key, obj);
+    index_owners(inf->s, inf->kind, kv->key, obj, true);
+    return 0;
+}
+
 static int informer_start(struct sched *s, struct informer *inf, struct err *e)
 {
-    char *after = NULL;
-    uint64_t rev = 0;
+    uint64_t rev;
     int rv;
     inf->objs = json_object();
     if (inf->objs == NULL)
         return err_setf(e, ERR_NOMEM, "sched: out of memory");
-    /* every page in this one loop turn: all see the same revision */
-    for (;;) {
-        struct store_list l;
-        size_t i;
-        rv = store_range(s->store, inf->prefix, after, 1000, &l, e);
-        free(after);
-        after = NULL;
-        if (rv != 0)
-            return rv;
-        if (rev == 0)
-            rev = l.rev;
-        for (i = 0; i < l.n; i++) {
-            json_t *obj;
-            struct err de;
-            if (api_object_decode(l.kvs[i].value, l.kvs[i].value_len, l.kvs[i].mod_rev, &obj,
-                                  &de) != 0)
-                continue;
-            json_object_set_new(inf->objs, l.kvs[i].key, obj);
-            index_owners(s, inf->kind, l.kvs[i].key, obj, true);
-        }
-        if (l.more && l.n > 0)
-            after = strdup(l.kvs[l.n - 1].key);
-        store_list_close(&l);
-        if (after == NULL)
-            break;
-    }
+    rv = store_range_each(s->store, inf->prefix, 1000, informer_add, inf, &rev, e);
+    if (rv != 0)
+        return rv;
     inf->w.data = inf;
     rv = store_watch_start(s->store, &inf->w, inf->prefix, rev, on_store_event, e);
     inf->watching = rv == 0;

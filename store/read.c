@@ -156,3 +156,32 @@ void store_list_close(struct store_list *l)
     free(l->kvs);
     memset(l, 0, sizeof *l);
 }
+
+int store_range_each(struct store *s, const char *prefix, size_t page, store_each_fn fn, void *data,
+                     uint64_t *rev, struct err *e)
+{
+    char *after = NULL;
+    int rv;
+    *rev = 0;
+    for (;;) {
+        struct store_list l;
+        size_t i;
+        rv = store_range(s, prefix, after, page, &l, e);
+        free(after);
+        after = NULL;
+        if (rv != 0)
+            return rv;
+        if (*rev == 0)
+            *rev = l.rev;
+        for (i = 0; i < l.n && rv == 0; i++)
+            rv = fn(&l.kvs[i], data);
+        if (rv == 0 && l.more && l.n > 0) {
+            after = strdup(l.kvs[l.n - 1].key);
+            if (after == NULL)
+                rv = err_setf(e, ERR_NOMEM, "range %s: out of memory", prefix);
+        }
+        store_list_close(&l);
+        if (rv != 0 || after == NULL)
+            return rv;
+    }
+}

@@ -159,6 +159,15 @@ int store_range(struct store *s, const char *prefix, const char *start_after, si
                 struct store_list *out, struct err *e);
 void store_list_close(struct store_list *l);
 
+/* Calls fn for every key under prefix, page by page (page keys at a time),
+ * all within this call: no apply runs in between, so every key is seen at
+ * the same revision, stored in *rev. A non-zero return of fn stops the walk
+ * and is returned. kv is borrowed for the call. Used to list a prefix and
+ * then watch it from *rev without a gap. */
+typedef int (*store_each_fn)(const struct store_kv *kv, void *data);
+int store_range_each(struct store *s, const char *prefix, size_t page, store_each_fn fn, void *data,
+                     uint64_t *rev, struct err *e);
+
 /* ---- watch ---- */
 
 enum { STORE_EVENT_PUT = 1, STORE_EVENT_DELETE };

@@ -166,6 +166,36 @@ static void test_range_rejects_prefix_longer_than_any_key(void **state)
     assert_int_equal(l.n, 0);
 }
 
+struct each_seen {
+    const char *want[5];
+    size_t n, stop_at;
+};
+
+static int each_cb(const struct store_kv *kv, void *data)
+{
+    struct each_seen *es = data;
+    assert_string_equal(kv->key, es->want[es->n]);
+    if (++es->n == es->stop_at)
+        return -7;
+    return 0;
+}
+
+static void test_range_each_walks_every_page_at_one_revision(void **state)
+{
+    struct fx *f = *state;
+    struct each_seen es = {{PODS "a", PODS "b", PODS "c", PODS "d", PODS "e"}, 0, 0};
+    uint64_t rev = 0;
+    /* pages of 2: three store_range calls, one revision */
+    assert_int_equal(store_range_each(f->s, PODS, 2, each_cb, &es, &rev, &f->e), 0);
+    assert_int_equal(es.n, 5);
+    assert_int_equal(rev, store_revision(f->s));
+    /* a non-zero return stops the walk and comes back */
+    es.n = 0;
+    es.stop_at = 3;
+    assert_int_equal(store_range_each(f->s, PODS, 2, each_cb, &es, &rev, &f->e), -7);
+    assert_int_equal(es.n, 3);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_keys, fx_teardown)
 
 int main(void)
@@ -181,6 +211,7 @@ int main(void)
         T(test_range_start_after_outside_prefix_is_clamped),
         T(test_range_of_unknown_prefix_is_empty),
         T(test_range_rejects_prefix_longer_than_any_key),
+        T(test_range_each_walks_every_page_at_one_revision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,53 +26,6 @@ static const char *const meta_server[] = {
 
 /* ------------------------------------------------------------ schema */
 
-struct finfo {
-    const struct api_sch *type; /* NULL: unknown field */
-    const char *merge_key;
-    const char *strategy;
-};
-
-static struct finfo field_of(const struct api_sch *s, const char *name)
-{
-    struct finfo fi = {NULL, NULL, NULL};
-    const struct api_sch_field *f;
-    if (s == NULL)
-        return fi;
-    if (s->type == API_SCH_MAP) {
-        fi.type = s->elem;
-        return fi;
-    }
-    if (s->type != API_SCH_OBJECT || s->fields == NULL)
-        return fi;
-    for (f = s->fields; f->name != NULL; f++) {
-        if (strcmp(f->name, name) == 0) {
-            fi.type = f->type;
-            fi.merge_key = f->merge_key;
-            fi.strategy = f->patch_strategy;
-            break;
-        }
-    }
-    return fi;
-}
-
-static bool has_merge(const char *strategy)
-{
-    return strategy != NULL && strstr(strategy, "merge") != NULL;
-}
-
-/* Same classification as strategic merge patch (api/patch.c). */
-static bool is_keyed(const struct finfo *fi)
-{
-    return fi->type != NULL && fi->type->type == API_SCH_ARRAY && fi->merge_key != NULL &&
-           (fi->strategy == NULL || has_merge(fi->strategy));
-}
-
-static bool is_set(const struct finfo *fi)
-{
-    return fi->type != NULL && fi->type->type == API_SCH_ARRAY && fi->merge_key == NULL &&
-           has_merge(fi->strategy);
-}
-
 /* ------------------------------------------------------ field set trees */
 
 static bool node_member(const json_t *n)
@@ -236,11 +189,11 @@ static bool scalars_only(const json_t *list)
     return true;
 }
 
-static int set_build_list(json_t *node, const json_t *list, const struct finfo *fi)
+static int set_build_list(json_t *node, const json_t *list, const struct api_sch_finfo *fi)
 {
     size_t i;
-    bool keyed = is_keyed(fi) && keyed_ok(list, fi->merge_key);
-    if (!keyed && !(is_set(fi) && scalars_only(list)))
+    bool keyed = api__sch_keyed(fi) && keyed_ok(list, fi->merge_key);
+    if (!keyed && !(api__sch_set(fi) && scalars_only(list)))
         return node_mark(node); /* atomic */
     for (i = 0; i < json_array_size(list); i++) {
         const json_t *el = json_array_get(list, i);
@@ -266,7 +219,7 @@ static int set_build_list(json_t *node, const json_t *list, const struct finfo *
 }
 
 /* The members a value v of field fi contributes, under node. */
-static int set_build_field(json_t *node, const json_t *v, const struct finfo *fi)
+static int set_build_field(json_t *node, const json_t *v, const struct api_sch_finfo *fi)
 {
     if (json_is_object(v)) {
         const struct api_sch *t = fi->type;
@@ -284,7 +237,7 @@ static int set_build_obj(json_t *node, const json_t *obj, const struct api_sch *
     const char *k;
     json_t *v;
     json_object_foreach ((json_t *)obj, k, v) {
-        struct finfo fi = field_of(s, k);
+        struct api_sch_finfo fi = api__sch_field_info(s, k);
         json_t *child = json_object();
         char *key = NULL;
         int rv = -1;

@@ -483,57 +483,9 @@ static int smp_nomem(struct err *e)
     return err_setf(e, ERR_NOMEM, SMP "out of memory");
 }
 
-/* What the schema says about one field of an object (or map entry). */
-struct finfo {
-    const struct api_sch *type; /* NULL: unknown field */
-    const char *merge_key;
-    const char *strategy;
-};
-
-static struct finfo field_of(const struct api_sch *s, const char *name)
-{
-    struct finfo fi = {NULL, NULL, NULL};
-    const struct api_sch_field *f;
-    if (s == NULL)
-        return fi;
-    if (s->type == API_SCH_MAP) {
-        fi.type = s->elem;
-        return fi;
-    }
-    if (s->type != API_SCH_OBJECT || s->fields == NULL)
-        return fi;
-    for (f = s->fields; f->name != NULL; f++) {
-        if (strcmp(f->name, name) == 0) {
-            fi.type = f->type;
-            fi.merge_key = f->merge_key;
-            fi.strategy = f->patch_strategy;
-            return fi;
-        }
-    }
-    return fi;
-}
-
 static bool is_struct(const struct api_sch *t)
 {
     return t != NULL && (t->type == API_SCH_OBJECT || t->type == API_SCH_MAP);
-}
-
-static bool has_merge(const char *strategy)
-{
-    return strategy != NULL && strstr(strategy, "merge") != NULL;
-}
-
-/* A keyed list merges element-wise; a merge list without key is a set. */
-static bool is_keyed(const struct finfo *fi)
-{
-    return fi->type != NULL && fi->type->type == API_SCH_ARRAY && fi->merge_key != NULL &&
-           (fi->strategy == NULL || has_merge(fi->strategy));
-}
-
-static bool is_set(const struct finfo *fi)
-{
-    return fi->type != NULL && fi->type->type == API_SCH_ARRAY && fi->merge_key == NULL &&
-           has_merge(fi->strategy);
 }
 
 #define PFX_ORDER   "$setElementOrder/"
@@ -577,8 +529,8 @@ static long find_keyed(const json_t *list, const char *mk, const json_t *kv)
 
 /* A list element that is a "$patch" directive object: 0 (not one),
  * 1 replace, 2 delete; -1 invalid (error set). */
-static int list_directive(const json_t *el, const struct finfo *fi, struct spath *p, size_t i,
-                          struct err *e)
+static int list_directive(const json_t *el, const struct api_sch_finfo *fi, struct spath *p,
+                          size_t i, struct err *e)
 {
     const json_t *d = json_object_get(el, "$patch");
     const char *ds = json_string_value(d);
@@ -589,7 +541,7 @@ static int list_directive(const json_t *el, const struct finfo *fi, struct spath
     old = sp_push(p, "[%zu]", NULL, i);
     if (ds != NULL && strcmp(ds, "replace") == 0)
         rv = 1;
-    else if (ds != NULL && strcmp(ds, "delete") == 0 && is_keyed(fi))
+    else if (ds != NULL && strcmp(ds, "delete") == 0 && api__sch_keyed(fi))
         rv = 2;
     else if (ds != NULL && strcmp(ds, "delete") == 0)
         smp_err(e, ERR_INVALID, p, "$patch", "delete needs a list with a merge key");
@@ -601,8 +553,8 @@ static int list_directive(const json_t *el, const struct finfo *fi, struct spath
 
 /* Keyed list: patch elements merge into live elements with the same key,
  * new keys are appended in patch order, "$patch": "delete" removes. */
-static int smp_keyed(json_t *list, const json_t *pl, const struct finfo *fi, struct spath *p,
-                     struct err *e)
+static int smp_keyed(json_t *list, const json_t *pl, const struct api_sch_finfo *fi,
+                     struct spath *p, struct err *e)
 {
     const char *mk = fi->merge_key;
     size_t i;
@@ -664,7 +616,7 @@ static int smp_union(json_t *list, const json_t *pl)
 }
 
 /* live[key] patched by the list pl. */
-static int smp_list(json_t *live, const char *key, const json_t *pl, const struct finfo *fi,
+static int smp_list(json_t *live, const char *key, const json_t *pl, const struct api_sch_finfo *fi,
                     struct spath *p, struct err *e)
 {
     json_t *list = json_object_get(live, key), *out;
@@ -676,7 +628,7 @@ static int smp_list(json_t *live, const char *key, const json_t *pl, const struc
             return e != NULL ? e->code : ERR_INVALID;
         replace = replace || d == 1;
     }
-    if (replace || (!is_keyed(fi) && !is_set(fi))) {
+    if (replace || (!api__sch_keyed(fi) && !api__sch_set(fi))) {
         /* atomic list, or [{"$patch": "replace"}, ...]: the patch's own
          * elements, directive elements dropped */
         out = json_array();
@@ -698,7 +650,7 @@ static int smp_list(json_t *live, const char *key, const json_t *pl, const struc
         if (json_object_set_new(live, key, list) != 0)
             return smp_nomem(e);
     }
-    if (is_set(fi))
+    if (api__sch_set(fi))
         return smp_union(list, pl) == 0 ? 0 : smp_nomem(e);
     return smp_keyed(list, pl, fi, p, e);
 }
@@ -707,7 +659,7 @@ static int smp_list(json_t *live, const char *key, const json_t *pl, const struc
 static int smp_value(json_t *live, const char *key, const json_t *pv, const struct api_sch *s,
                      struct spath *p, struct err *e)
 {
-    struct finfo fi = field_of(s, key);
+    struct api_sch_finfo fi = api__sch_field_info(s, key);
     json_t *cur = json_object_get(live, key);
     bool deleted = false;
     int rv;
@@ -780,8 +732,8 @@ static int smp_order(json_t *live, const char *dk, const json_t *order, const st
                      struct spath *p, struct err *e)
 {
     const char *field = dk + strlen(PFX_ORDER);
-    struct finfo fi = field_of(s, field);
-    const char *mk = is_keyed(&fi) ? fi.merge_key : NULL;
+    struct api_sch_finfo fi = api__sch_field_info(s, field);
+    const char *mk = api__sch_keyed(&fi) ? fi.merge_key : NULL;
     json_t *list = json_object_get(live, field), *out;
     size_t i, j, n = json_array_size(list);
     bool *taken;

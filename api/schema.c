@@ -963,6 +963,23 @@ const struct api_sch *api__sch_kind(const struct api_kind *k)
     return NULL;
 }
 
+struct api_sch_finfo api__sch_field_info(const struct api_sch *s, const char *name)
+{
+    struct api_sch_finfo fi = {NULL, NULL, NULL};
+    const struct api_sch_field *f;
+    if (s != NULL && s->type == API_SCH_MAP) {
+        fi.type = s->elem;
+        return fi;
+    }
+    f = api__sch_field(s, name);
+    if (f != NULL) {
+        fi.type = f->type;
+        fi.merge_key = f->merge_key;
+        fi.strategy = f->patch_strategy;
+    }
+    return fi;
+}
+
 const struct api_sch_field *api__sch_field(const struct api_sch *s, const char *name)
 {
     const struct api_sch_field *f;

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "api/api.h"
 #include "lib/err.h"
@@ -70,6 +71,34 @@ extern const struct api_sch api__sch_list_meta;
 /* Field `name` of an OBJECT schema, NULL when it has none (or s is not an
  * object). */
 const struct api_sch_field *api__sch_field(const struct api_sch *s, const char *name);
+
+/* What strategic merge and server-side apply need of one field of an
+ * OBJECT schema, or of an entry of a MAP (type = elem): its type (NULL when
+ * the schema does not know it: merge patch rules), merge key and patch
+ * strategy. */
+struct api_sch_finfo {
+    const struct api_sch *type;
+    const char *merge_key;
+    const char *strategy;
+};
+struct api_sch_finfo api__sch_field_info(const struct api_sch *s, const char *name);
+/* The strategy includes "merge" ("merge", "merge,retainKeys"). */
+static inline bool api__sch_merges(const char *strategy)
+{
+    return strategy != NULL && strstr(strategy, "merge") != NULL;
+}
+/* A list merged element-wise by its merge key (containers by name). */
+static inline bool api__sch_keyed(const struct api_sch_finfo *fi)
+{
+    return fi->type != NULL && fi->type->type == API_SCH_ARRAY && fi->merge_key != NULL &&
+           (fi->strategy == NULL || api__sch_merges(fi->strategy));
+}
+/* A merge list without a key: a set of primitives (finalizers). */
+static inline bool api__sch_set(const struct api_sch_finfo *fi)
+{
+    return fi->type != NULL && fi->type->type == API_SCH_ARRAY && fi->merge_key == NULL &&
+           api__sch_merges(fi->strategy);
+}
 
 /* ---- field errors, collected the way the apiserver reports them ---- */
 

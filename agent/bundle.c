@@ -2,6 +2,8 @@
  * pod, the way kubelet + containerd's CRI plugin would build it for runc. */
 #include "agent/runtime.h"
 
+#include "lib/buf.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -135,34 +137,6 @@ int agent__qty_milli(const json_t *q, const char *field, int64_t *out, struct er
 /* ------------------------------------------------------------------ */
 /* Growable buffers                                                    */
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
 /* ------------------------------------------------------------------ */
 /* $(VAR) expansion (k8s.io/kubernetes third_party/forked/golang/expansion) */
 
@@ -177,38 +151,38 @@ static const char *env_lookup(const struct agent__env *env, size_t n, const char
 
 char *agent__expand(const char *s, const struct agent__env *env, size_t n)
 {
-    struct sbuf b = {0};
+    struct buf b = {0};
     size_t i, start = 0, len = strlen(s);
 
-    sb_add(&b, "", 0);
+    buf_append(&b, "", 0);
     for (i = 0; i < len; i++) {
         if (s[i] != '$' || i + 1 >= len)
             continue;
-        sb_add(&b, s + start, i - start);
+        buf_append(&b, s + start, i - start);
         if (s[i + 1] == '$') { /* escaped operator */
-            sb_add(&b, "$", 1);
+            buf_append(&b, "$", 1);
             i += 1;
         } else if (s[i + 1] == '(') {
             const char *close = strchr(s + i + 2, ')');
             if (close == NULL) { /* incomplete reference: kept */
-                sb_add(&b, "$(", 2);
+                buf_append(&b, "$(", 2);
                 i += 1;
             } else {
                 size_t nl = (size_t)(close - (s + i + 2));
                 const char *v = env_lookup(env, n, s + i + 2, nl);
                 if (v != NULL)
-                    sb_add(&b, v, strlen(v));
+                    buf_append(&b, v, strlen(v));
                 else
-                    sb_add(&b, s + i, nl + 3); /* undefined: left as $(NAME) */
+                    buf_append(&b, s + i, nl + 3); /* undefined: left as $(NAME) */
                 i = (size_t)(close - s);
             }
         } else { /* "$x" that starts no reference: kept */
-            sb_add(&b, s + i, 2);
+            buf_append(&b, s + i, 2);
             i += 1;
         }
         start = i + 1;
     }
-    sb_add(&b, s + start, len - start);
+    buf_append(&b, s + start, len - start);
     if (b.oom) {
         free(b.p);
         return NULL;
@@ -304,7 +278,7 @@ static int env_put(json_t *arr, const char *kv)
 static int build_env(struct build *b, const char *hostname, json_t **out, struct err *e)
 {
     json_t *arr = json_array(), *ienv = b->img ? json_object_get(b->img, "Env") : NULL;
-    struct sbuf kv = {0};
+    struct buf kv = {0};
     size_t i;
     json_t *v;
     int rv = 0;
@@ -314,8 +288,8 @@ static int build_env(struct build *b, const char *hostname, json_t **out, struct
     if (env_put(arr, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") != 0)
         goto oom;
     if (hostname != NULL) {
-        sb_add(&kv, "HOSTNAME=", 9);
-        sb_add(&kv, hostname, strlen(hostname));
+        buf_append(&kv, "HOSTNAME=", 9);
+        buf_append(&kv, hostname, strlen(hostname));
         if (kv.oom || env_put(arr, kv.p) != 0)
             goto oom;
     }
@@ -333,10 +307,10 @@ static int build_env(struct build *b, const char *hostname, json_t **out, struct
     }
     for (i = 0; i < b->s->n_env; i++) {
         kv.len = 0;
-        sb_add(&kv, b->env[i].name, strlen(b->env[i].name));
-        sb_add(&kv, "=", 1);
+        buf_append(&kv, b->env[i].name, strlen(b->env[i].name));
+        buf_append(&kv, "=", 1);
         if (b->env[i].value != NULL)
-            sb_add(&kv, b->env[i].value, strlen(b->env[i].value));
+            buf_append(&kv, b->env[i].value, strlen(b->env[i].value));
         if (kv.oom || env_put(arr, kv.p) != 0)
             goto oom;
     }
@@ -432,7 +406,7 @@ static int build_args(struct build *b, json_t **out, struct err *e)
 static int rootfs_read(const char *rootfs, const char *rel, char **out, struct err *e)
 {
     struct open_how how = {.flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
-    struct sbuf b = {0};
+    struct buf b = {0};
     char chunk[4096];
     int dfd, fd, rv = 0;
     ssize_t n;
@@ -448,9 +422,9 @@ static int rootfs_read(const char *rootfs, const char *rel, char **out, struct e
             return 0;
         return err_setf(e, ERR_IO, "rootfs %s: /%s: %s", rootfs, rel, strerror(errno));
     }
-    sb_add(&b, "", 0);
+    buf_append(&b, "", 0);
     while ((n = read(fd, chunk, sizeof chunk)) > 0 && b.len < (4u << 20))
-        sb_add(&b, chunk, (size_t)n);
+        buf_append(&b, chunk, (size_t)n);
     if (n < 0)
         rv = err_setf(e, ERR_IO, "rootfs %s: /%s: %s", rootfs, rel, strerror(errno));
     else if (b.oom)

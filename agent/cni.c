@@ -1,6 +1,8 @@
 /* agent/cni: the CNI exec driver and the helper-binary runner (see cni.h). */
 #include "agent/cni.h"
 
+#include "lib/buf.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -24,44 +26,14 @@ extern char **environ;
 /* ------------------------------------------------------------------ */
 /* agent__netexec                                                      */
 
-struct capbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void cap_add(struct capbuf *b, const char *s, size_t n)
-{
-    if (b->oom || b->len >= AGENT_NETEXEC_OUT_MAX)
-        return;
-    if (n > AGENT_NETEXEC_OUT_MAX - b->len)
-        n = AGENT_NETEXEC_OUT_MAX - b->len;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
 /* Reads what is there; false at EOF or a hard error. */
-static bool drain(int fd, struct capbuf *b)
+static bool drain(int fd, struct buf *b)
 {
     char chunk[8192];
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n > 0) {
-            cap_add(b, chunk, (size_t)n);
+            buf_append(b, chunk, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -148,7 +120,7 @@ static void close_fd(int *fd)
  * and both pipes are at EOF, or the deadline (SIGKILL, then reap). The
  * pidfd tells us about an exit even when a grandchild keeps a pipe open. */
 static void pump(const struct agent__netexec *x, pid_t pid, int pin, int pout, int perr,
-                 struct capbuf *o, struct capbuf *r, int *status, bool *timed_out)
+                 struct buf *o, struct buf *r, int *status, bool *timed_out)
 {
     int64_t deadline = now_ms() + (x->timeout_ms > 0 ? x->timeout_ms : 10000);
     int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -202,7 +174,7 @@ int agent__netexec_run(const struct agent__netexec *x, struct agent__netexec_out
                        struct err *e)
 {
     int p_in[2] = {-1, -1}, p_out[2] = {-1, -1}, p_err[2] = {-1, -1}, status = 0, rv;
-    struct capbuf o = {0}, r = {0};
+    struct buf o = {.max = AGENT_NETEXEC_OUT_MAX}, r = {.max = AGENT_NETEXEC_OUT_MAX};
     bool timed_out = false;
     pid_t pid;
 

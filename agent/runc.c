@@ -2,6 +2,8 @@
  * container-process side of the subreaper contract (see runtime.h). */
 #include "agent/runtime.h"
 
+#include "lib/buf.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,36 +39,6 @@ static int pidfd_open_(pid_t pid)
 /* ------------------------------------------------------------------ */
 /* Spawning runc                                                       */
 
-struct capbuf {
-    char *p;
-    size_t len, cap, max; /* max: bytes kept; the rest is read and dropped */
-    bool oom;
-};
-
-static void cap_add(struct capbuf *b, const char *s, size_t n)
-{
-    if (b->oom || b->len >= b->max)
-        return;
-    if (n > b->max - b->len)
-        n = b->max - b->len;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
 /* One runc invocation. out_fd/err_fd >= 0 give the child those fds (the
  * container's stdio for create); -1 captures into out/err. */
 struct run {
@@ -75,7 +47,7 @@ struct run {
     int out_fd, err_fd;
     int timeout_ms;
     const char *kill_pid_file; /* on timeout: SIGKILL the pid in it first (exec) */
-    struct capbuf out, err;
+    struct buf out, err;
     int status; /* waitpid status */
     bool timed_out;
 };
@@ -109,13 +81,13 @@ static void run_close(struct run *x)
 }
 
 /* Reads what is there; false at EOF or error. */
-static bool drain(int fd, struct capbuf *b)
+static bool drain(int fd, struct buf *b)
 {
     char chunk[8192];
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n > 0) {
-            cap_add(b, chunk, (size_t)n);
+            buf_append(b, chunk, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)

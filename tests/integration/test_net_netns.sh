@@ -221,7 +221,7 @@ EOF
 log "building netctl"
 ( cd "$ROOT" && cc -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -I. \
     -D_GNU_SOURCE -g \
-    $(pkg-config --cflags jansson libuv) -o "$T_DIR/netctl" "$T_DIR/netctl.c" agent/cni.c \
+    $(pkg-config --cflags jansson libuv) -o "$T_DIR/netctl" "$T_DIR/netctl.c" agent/cni.c lib/buf.c \
     agent/svcrules.c agent/dns.c agent/netroutes.c lib/err.c \
     $(pkg-config --libs jansson libuv) ) || fail "netctl does not build"
 NETCTL=$T_DIR/netctl

@@ -83,10 +83,11 @@ integration: deps build-test
 	tests/run.sh integration
 
 run: deps skiff
-	scripts/example.sh
+	scripts/demo.sh
 
 # bench/: a libcurl load generator and the store-alone benchmark (release flags)
-BENCH_BIN := build/rel/bench/loadgen build/rel/bench/store_bench build/rel/bench/sched_bench
+BENCH_BIN := build/rel/bench/loadgen build/rel/bench/store_bench build/rel/bench/sched_bench \
+	build/rel/bench/svcrules_bench
 build/rel/bench/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -o $@ $< $(PKG_LIBS)
@@ -99,13 +100,17 @@ build/rel/bench/sched_bench: bench/sched_bench.c build/rel/libskiff.a
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/libskiff.a $(PKG_LIBS) -lm
 
+build/rel/bench/svcrules_bench: bench/svcrules_bench.c build/rel/libskiff.a
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/libskiff.a $(PKG_LIBS) -lm
+
 bench: deps skiff $(BENCH_BIN)
 	bench/run.sh $(BENCH_ARGS)
 
 # jepsen/: history checkers (unit-tested against the test build of their
 # sources), the check CLI and the workload client (release flags, like bench/)
 .PHONY: jepsen
-JEPSEN_CHECKER_SRC := jepsen/history.c jepsen/linear.c jepsen/set.c
+JEPSEN_CHECKER_SRC := jepsen/history.c jepsen/linear.c jepsen/set.c jepsen/orch.c
 JEPSEN_BIN := build/rel/jepsen/check build/rel/jepsen/client
 JEPSEN_UNIT_BIN := $(filter build/test/tests/unit/jepsen/%,$(UNIT_BIN))
 $(JEPSEN_UNIT_BIN): build/test/tests/unit/jepsen/%: tests/unit/jepsen/%.c build/test/libskiff.a \

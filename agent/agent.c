@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/nodenet.h"
 #include "agent/pods.h"
 #include "agent/runtime.h"
 #include "api/api.h"
@@ -35,11 +36,14 @@ struct agent {
     struct store_watch w;
     bool watching;
     uv_timer_t tick;
+    uv_timer_t kick; /* drains the queue at once after a runtime report */
     void (*close_cb)(void *);
     void *close_data;
     size_t writes;
     bool handle_closed;
     struct agent_pods *rt; /* the real runtime; NULL with the fake one */
+    struct agent__nodenet *net; /* the pod network; NULL without */
+    bool net_closed;
     json_t *pending;       /* key -> status the runtime reported (null: pod finished, delete) */
     json_t *lookup_last;   /* the object the last lookup returned (kept alive for the driver) */
     bool rt_closed;
@@ -84,9 +88,13 @@ static void on_written(struct cons_propose *req, int status)
     struct write *w = (struct write *)req;
     struct agent *a = w->a;
     json_object_del(a->inflight, w->key);
-    if (status != 0 && !a->closing)
+    if (status != 0 && !a->closing) {
+        /* no leader for a moment, a timeout: the next tick tries again (a
+         * pod whose delete was lost would otherwise stay terminating until
+         * something else touched it) */
         LOG_WARN("agent", "write_failed", "pod=%s err=\"%s\"", w->key, req->err.msg);
-    else if (!a->closing && req->result.failed_cmp >= 0)
+        json_object_set_new(a->queue, w->key, json_true());
+    } else if (!a->closing && req->result.failed_cmp >= 0)
         json_object_set_new(a->queue, w->key, json_true()); /* raced: look again */
     else if (!a->closing && w->pending != NULL && json_object_get(a->pending, w->key) == w->pending)
         json_object_del(a->pending, w->key); /* written: the runtime will not repeat it */
@@ -422,18 +430,11 @@ out:
     store_kv_close(&kv);
 }
 
-static void on_tick(uv_timer_t *t)
+static void drain(struct agent *a)
 {
-    struct agent *a = t->data;
     const char *key;
     json_t *v;
     void *tmp;
-    report_node(a);
-    /* pods still running under the fake runtime are revisited: a Job pod
-     * finishes after AGENT_FAKE_RUN_MS without any event */
-    if (a->fake)
-        json_object_foreach (a->started, key, v)
-            json_object_set_new(a->queue, key, json_true());
     json_object_foreach_safe(a->queue, tmp, key, v)
     {
         char k[STORE_KEY_MAX + 1];
@@ -441,6 +442,28 @@ static void on_tick(uv_timer_t *t)
         json_object_del(a->queue, k);
         sync_pod(a, k);
     }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    const char *key;
+    json_t *v;
+    report_node(a);
+    /* pods still running under the fake runtime are revisited: a Job pod
+     * finishes after AGENT_FAKE_RUN_MS without any event */
+    if (a->fake)
+        json_object_foreach (a->started, key, v)
+            json_object_set_new(a->queue, key, json_true());
+    drain(a);
+}
+
+/* A status the runtime reported is written on the next loop iteration,
+ * not at the next tick: the tick would add up to TICK_MS to every pod's
+ * start (reports of one iteration still go out together). */
+static void on_kick(uv_timer_t *t)
+{
+    drain(t->data);
 }
 
 static int list_pod(const struct store_kv *kv, void *data)
@@ -481,6 +504,8 @@ static void on_rt_status(void *data, const char *key, json_t *status)
     struct agent *a = data;
     json_object_set_new(a->pending, key, status ? status : json_null());
     json_object_set_new(a->queue, key, json_true());
+    if (!a->closing && !uv_is_active((uv_handle_t *)&a->kick))
+        uv_timer_start(&a->kick, on_kick, 0, 0);
 }
 
 /* Secrets and ConfigMaps for volumes and env, from the local replica. The
@@ -508,6 +533,18 @@ static const json_t *on_rt_lookup(void *data, const char *kind, const char *ns, 
     return obj;
 }
 
+static const char *on_net_dns(void *data)
+{
+    struct agent *a = data;
+    return agent__nodenet_dns(a->net);
+}
+
+static json_t *on_net_services(void *data, const char *ns)
+{
+    struct agent *a = data;
+    return agent__nodenet_services(a->net, ns);
+}
+
 static int rt_start(struct agent *a, const struct agent_config *cfg, struct err *e)
 {
     struct agent_pods_config pc;
@@ -520,6 +557,15 @@ static int rt_start(struct agent *a, const struct agent_config *cfg, struct err 
     pc.node_ip = cfg->node_ip;
     pc.lookup = on_rt_lookup;
     pc.lookup_data = a;
+    if (cfg->pod_network) {
+        struct agent__nodenet_config nc = {cfg->node_name, cfg->dir, cfg->node_ip};
+        if ((rv = agent__nodenet_new(a->loop, a->store, &nc, &a->net, e)) != 0)
+            return rv;
+        pc.cni_conf_dir = agent__nodenet_conf_dir(a->net);
+        pc.net_dns = on_net_dns;
+        pc.services = on_net_services;
+        pc.net_data = a;
+    }
     return agent__pods_new(a->loop, &pc, on_rt_status, a, &a->rt, e);
 }
 
@@ -543,6 +589,8 @@ int agent_new(uv_loop_t *loop, struct cons *c, const struct agent_config *cfg, s
     a->pending = json_object();
     uv_timer_init(loop, &a->tick);
     a->tick.data = a;
+    uv_timer_init(loop, &a->kick);
+    a->kick.data = a;
     rv = 0;
     if (!a->fake && cfg->dir != NULL) {
         snprintf(a->dir, sizeof a->dir, "%s", cfg->dir);
@@ -574,6 +622,7 @@ static void finish_free(struct agent *a)
 }
 
 static void on_rt_closed(void *data);
+static void on_net_closed(void *data);
 
 static void on_closed(uv_handle_t *h)
 {
@@ -583,6 +632,10 @@ static void on_closed(uv_handle_t *h)
     if (a->rt != NULL && !a->rt_closed) {
         /* the driver's jobs in the thread pool finish first */
         agent__pods_close(a->rt, on_rt_closed, a);
+        return;
+    }
+    if (a->net != NULL && !a->net_closed) {
+        agent__nodenet_close(a->net, on_net_closed, a);
         return;
     }
     cb = a->close_cb;
@@ -613,6 +666,13 @@ static void on_rt_closed(void *data)
     on_closed((uv_handle_t *)&a->tick);
 }
 
+static void on_net_closed(void *data)
+{
+    struct agent *a = data;
+    a->net_closed = true;
+    on_closed((uv_handle_t *)&a->tick);
+}
+
 void agent_close(struct agent *a, void (*cb)(void *data), void *data)
 {
     a->closing = true;
@@ -621,5 +681,8 @@ void agent_close(struct agent *a, void (*cb)(void *data), void *data)
     if (a->watching)
         store_watch_stop(&a->w);
     a->watching = false;
+    /* closed before tick: its close callback runs first, so it is done
+     * when on_closed frees the agent */
+    uv_close((uv_handle_t *)&a->kick, NULL);
     uv_close((uv_handle_t *)&a->tick, on_closed);
 }

@@ -24,6 +24,8 @@ struct agent_config {
                            * Copied. */
     const char *dir;      /* the real runtime's state (images, pods, logs, runc root) */
     const char *node_ip;  /* status.hostIP and hostNetwork pods' podIP */
+    bool pod_network;     /* real runtime: CNI per pod, routes, service rules, cluster DNS
+                           * (agent/nodenet.h); false: pods get loopback only */
 };
 
 struct agent;
@@ -35,6 +37,16 @@ int agent_new(uv_loop_t *loop, struct cons *c, const struct agent_config *cfg, s
  * Usable as an api_log_path_fn with data = the agent. */
 int agent_log_path(void *agent, const char *ns, const char *pod, const char *uid, const char *ctr,
                    int restart, char *buf, size_t size);
+/* Runs argv in container ctr of the pod with uid on this node (`runc exec`
+ * of "<uid>_<ctr>" under DATA_DIR/agent/runc), for the API's pods/NAME/exec.
+ * data_dir: the node's data dir (const char *, borrowed, outlives the api).
+ * Usable as an api_exec_fn; thread-safe, blocking (thread pool). A program
+ * that cannot be started gives exit code 127 (not found) or 126 with
+ * runc's message as stderr. Returns 0, ERR_NOTFOUND (container not
+ * running), ERR_INVALID, ERR_NOMEM. */
+struct api_exec_result;
+int agent_exec(void *data_dir, const char *uid, const char *ctr, const char *const *argv,
+               int timeout_ms, struct api_exec_result *res, struct err *e);
 /* cb (may be NULL) fires once every handle is closed. */
 void agent_close(struct agent *a, void (*cb)(void *data), void *data);
 

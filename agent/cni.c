@@ -455,8 +455,8 @@ static bool ipv4_cidr(const char *s, char *norm, size_t cap)
     return snprintf(norm, cap, "%s/%ld", ip, bits) < (int)cap;
 }
 
-int agent__cni_default_conflist(const char *pod_cidr, const char *data_dir, char **out,
-                                struct err *e)
+int agent__cni_default_conflist(const char *pod_cidr, const char *bridge, const char *data_dir,
+                                char **out, struct err *e)
 {
     char cidr[32];
     json_t *j;
@@ -464,14 +464,19 @@ int agent__cni_default_conflist(const char *pod_cidr, const char *data_dir, char
     if (!ipv4_cidr(pod_cidr, cidr, sizeof cidr))
         return err_setf(e, ERR_INVALID, "pod cidr: not an IPv4 CIDR: \"%s\"",
                         pod_cidr ? pod_cidr : "");
+    if (bridge == NULL)
+        bridge = AGENT_CNI_BRIDGE;
+    if (bridge[0] == '\0' || strlen(bridge) > 15 || strchr(bridge, '/') != NULL)
+        return err_setf(e, ERR_INVALID, "cni bridge: not an interface name: \"%s\"", bridge);
     if (data_dir == NULL || data_dir[0] != '/')
         return err_setf(e, ERR_INVALID, "cni data dir: must be an absolute path");
     j = json_pack("{s:s, s:s, s:[{s:s, s:s, s:b, s:b, s:b, s:b, s:{s:s, s:[[{s:s}]], "
-                  "s:[{s:s}], s:s}}, {s:s}]}",
+                  "s:[{s:s}], s:s}}, {s:s, s:{s:b}, s:b}, {s:s}]}",
                   "cniVersion", AGENT_CNI_VERSION, "name", AGENT_CNI_NETWORK, "plugins", "type",
-                  "bridge", "bridge", AGENT_CNI_BRIDGE, "isGateway", 1, "isDefaultGateway", 0,
+                  "bridge", "bridge", bridge, "isGateway", 1, "isDefaultGateway", 0,
                   "ipMasq", 1, "hairpinMode", 1, "ipam", "type", "host-local", "ranges", "subnet",
-                  cidr, "routes", "dst", "0.0.0.0/0", "dataDir", data_dir, "type", "loopback");
+                  cidr, "routes", "dst", "0.0.0.0/0", "dataDir", data_dir, "type", "portmap",
+                  "capabilities", "portMappings", 1, "snat", 1, "type", "loopback");
     if (j == NULL)
         return err_setf(e, ERR_NOMEM, "out of memory");
     *out = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -502,8 +507,8 @@ static int write_atomic(const char *path, const char *text, struct err *e)
     return rv;
 }
 
-int agent__cni_write_default(const char *conf_dir, const char *pod_cidr, const char *data_dir,
-                             struct err *e)
+int agent__cni_write_default(const char *conf_dir, const char *pod_cidr, const char *bridge,
+                             const char *data_dir, struct err *e)
 {
     char path[PATH_MAX], *text = NULL, *old = NULL;
     size_t old_len;
@@ -513,7 +518,7 @@ int agent__cni_write_default(const char *conf_dir, const char *pod_cidr, const c
         return err_setf(e, ERR_INVALID, "cni config dir: path too long");
     if (mkdir(conf_dir, 0755) != 0 && errno != EEXIST)
         return err_setf(e, ERR_IO, "%s: mkdir: %s", conf_dir, strerror(errno));
-    rv = agent__cni_default_conflist(pod_cidr, data_dir, &text, e);
+    rv = agent__cni_default_conflist(pod_cidr, bridge, data_dir, &text, e);
     if (rv != 0)
         return rv;
     if (read_file(path, &old, &old_len, NULL) == 0 && strcmp(old, text) == 0)
@@ -827,13 +832,20 @@ static int find_plugin(const struct agent__cni *c, const char *type, char *path,
 /* The config one plugin gets: its own object plus the list's name and
  * cniVersion and, when there is one, prevResult. */
 static char *plugin_config(const struct agent__cni_conflist *l, const json_t *plugin,
-                           const json_t *prev)
+                           const json_t *prev, const struct agent__cni_attach *a)
 {
     json_t *c = json_deep_copy(plugin);
     char *s = NULL;
 
     if (c == NULL)
         return NULL;
+    /* the spec's capabilities convention: the runtime passes what a plugin
+     * declares it can take, and only that */
+    if (json_is_true(json_object_get(json_object_get(plugin, "capabilities"), "portMappings")) &&
+        json_array_size(a->port_mappings) > 0 &&
+        json_object_set_new(c, "runtimeConfig",
+                            json_pack("{s:O}", "portMappings", a->port_mappings)) != 0)
+        goto out;
     if (json_object_set_new(c, "name", json_string(l->name)) != 0 ||
         json_object_set_new(c, "cniVersion", json_string(l->cni_version)) != 0)
         goto out;
@@ -905,7 +917,7 @@ static int run_plugin(const struct agent__cni *c, const struct agent__cni_confli
         rv = plugin_env(&pe, c, cmd, a, e);
     if (rv != 0)
         return rv;
-    conf = plugin_config(l, plugin, prev);
+    conf = plugin_config(l, plugin, prev, a);
     if (conf == NULL)
         return err_setf(e, ERR_NOMEM, "cni %s: out of memory", type);
     x = (struct agent__netexec){argv, pe.list, conf, strlen(conf), c->timeout_ms};

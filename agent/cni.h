@@ -94,18 +94,20 @@ int agent__cni_conflist_load(const char *dir, struct agent__cni_conflist **out, 
 
 void agent__cni_conflist_free(struct agent__cni_conflist *l);
 
-/* skiff's default list as JSON text (owned, free()): bridge AGENT_CNI_BRIDGE
- * with isGateway, ipMasq, hairpinMode and host-local IPAM over pod_cidr
- * (an IPv4 CIDR; routes 0.0.0.0/0, dataDir data_dir), then loopback.
+/* skiff's default list as JSON text (owned, free()): bridge `bridge` (NULL:
+ * AGENT_CNI_BRIDGE; a node picks its own name so that several nodes can share
+ * one network namespace in tests) with isGateway, ipMasq, hairpinMode and
+ * host-local IPAM over pod_cidr (an IPv4 CIDR; routes 0.0.0.0/0, dataDir
+ * data_dir), then portmap (hostPort, capability portMappings), then loopback.
  * Returns 0, ERR_INVALID (pod_cidr, data_dir) or ERR_NOMEM. */
-int agent__cni_default_conflist(const char *pod_cidr, const char *data_dir, char **out,
-                                struct err *e);
+int agent__cni_default_conflist(const char *pod_cidr, const char *bridge, const char *data_dir,
+                                char **out, struct err *e);
 
 /* Writes the default list to <conf_dir>/AGENT_CNI_CONF_FILE (conf_dir made
  * 0755 when missing, file replaced atomically, untouched when identical).
  * Returns 0, ERR_INVALID or ERR_IO. */
-int agent__cni_write_default(const char *conf_dir, const char *pod_cidr, const char *data_dir,
-                             struct err *e);
+int agent__cni_write_default(const char *conf_dir, const char *pod_cidr, const char *bridge,
+                             const char *data_dir, struct err *e);
 
 /* ------------------------------------------------------------------ */
 /* Results                                                             */
@@ -187,6 +189,9 @@ struct agent__cni_attach {
     const char *ifname;       /* NULL → "eth0" */
     const char *args;         /* CNI_ARGS "K=V;K=V" (K8S_POD_NAMESPACE=..;...) or NULL;
                                  "IgnoreUnknown=1;" is put in front unless present */
+    const json_t *port_mappings; /* [{hostPort, containerPort, protocol, hostIP}] or NULL:
+                                    runtimeConfig.portMappings of plugins declaring the
+                                    portMappings capability (the portmap plugin) */
 };
 
 /* ADD: runs every plugin of l in order, each getting the previous one's

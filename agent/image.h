@@ -187,6 +187,57 @@ int agent_image_gc(struct agent_image_store *s, uint64_t high_bytes, uint64_t lo
 /* Bytes the index accounts for: unique blobs plus unpacked layers. */
 uint64_t agent_image_usage(struct agent_image_store *s);
 
+/* ---- disk-pressure GC (agent/image_gc.c) ---- */
+
+#define AGENT_IMAGE_GC_HIGH_PCT 85 /* kubelet's imageGCHighThresholdPercent */
+#define AGENT_IMAGE_GC_LOW_PCT  80 /* kubelet's imageGCLowThresholdPercent */
+
+/* The file system holding path: total and available (to unprivileged
+ * users, as df shows) bytes. */
+struct agent_fs_usage {
+    uint64_t total_bytes;
+    uint64_t avail_bytes;
+};
+typedef int (*agent_fs_usage_fn)(void *data, const char *path, struct agent_fs_usage *out,
+                                 struct err *e);
+/* statvfs(path): f_blocks and f_bavail times f_frsize. ERR_IO naming path. */
+int agent_fs_usage_statvfs(void *data, const char *path, struct agent_fs_usage *out, struct err *e);
+
+struct agent_image_gc_opts {
+    int high_pct;            /* GC starts above this much of the disk used; 0: 85 */
+    int low_pct;             /* and frees down to this; 0: 80 (must be < high) */
+    agent_fs_usage_fn usage; /* NULL: agent_fs_usage_statvfs (tests inject one) */
+    void *usage_data;
+};
+
+struct agent_image_gc_result {
+    bool ran;             /* usage was above high_pct */
+    int used_pct_before;  /* of the file system holding the store */
+    int used_pct_after;   /* measured again after the GC (== before when !ran) */
+    uint64_t freed_bytes; /* what the store's index accounted for */
+};
+
+/* Disk-pressure image GC, as the kubelet's: when the file system holding
+ * the store is more than high_pct used, removes images no container uses
+ * (in_use: references or digests, as agent_image_gc takes), least recently
+ * used first (agent_image_layers marks an image used when a container's
+ * rootfs is built from it), until the file system is at most low_pct used
+ * or nothing more may go; then blobs and unpacked layers no image
+ * references. Blocking (thread pool). res may be NULL. Returns 0,
+ * ERR_INVALID (thresholds not 0 < low < high <= 100), ERR_IO (usage). A
+ * disk still above low_pct after removing everything allowed is not an
+ * error: res says so. */
+int agent_image_gc_disk(struct agent_image_store *s, const char *const *in_use, size_t n_in_use,
+                        const struct agent_image_gc_opts *opts, struct agent_image_gc_result *res,
+                        struct err *e);
+
+/* The images a node's pods use: spec.containers[].image and
+ * initContainers[].image, and status.(init)containerStatuses[].imageID
+ * (the digest actually run) of every pod in pods (a JSON array or an
+ * object of pods, borrowed). *out is an array of strings borrowed from
+ * pods (free() the array only), NULL when empty. ERR_NOMEM. */
+int agent_image_gc_in_use(const json_t *pods, const char ***out, size_t *n_out, struct err *e);
+
 /* ======================================================================
  * Internal to agent/image*.c, registry*.c, layer*.c (and their tests).
  * ====================================================================== */

@@ -6,6 +6,7 @@
  * it differs from the last one reported. */
 #include "agent/pods.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,8 @@
 #define CONFIG_RETRY_MS  2000             /* missing Secret/ConfigMap: look again */
 #define ROTATE_EVERY_MS  10000
 #define PULL_ERR_SHOW_MS 1000 /* ErrImagePull, then ImagePullBackOff */
+#define REFRESH_EVERY_MS 1000 /* Secret/ConfigMap volumes compared with the replica */
+#define IMAGE_GC_EVERY_MS (5 * 60 * 1000)
 
 enum { PROBE_LIVE = 0, PROBE_READY, PROBE_STARTUP, N_PROBES };
 static const char *const probe_keys[N_PROBES] = {"livenessProbe", "readinessProbe", "startupProbe"};
@@ -73,6 +76,9 @@ struct pod {
     queue link;
     char key[KEY_MAX];
     char uid[64], ns[64], name[256], hostname[64];
+    char ip[16]; /* from the pod network, "" before (or without one) */
+    json_t *vol_rv; /* Secret/ConfigMap volume name -> resourceVersion projected */
+    bool refreshing;
     json_t *obj0; /* the pod as first seen: its spec is what runs */
     json_t *obj;  /* the latest */
     bool gone, deleting, stopping, busy;
@@ -95,9 +101,14 @@ struct agent_pods {
     size_t n_regs;
     agent_pods_lookup_cb lookup;
     void *lookup_data;
+    agent_pods_dns_cb net_dns;
+    agent_pods_services_cb services;
+    void *net_data;
     agent_pods_status_cb cb;
     void *data;
-    uint64_t backoff_base_ms, log_max_bytes, next_rotate_ms;
+    uint64_t backoff_base_ms, log_max_bytes, next_rotate_ms, next_refresh_ms, next_gc_ms;
+    bool gc_running;
+    struct agent_image_gc_opts gc;
     queue pods;
     uv_timer_t tick;
     json_t *found; /* the scan's uids; NULL until it is back */
@@ -128,11 +139,24 @@ struct job {
     json_t *found;
     char (*logs)[PATH_MAX];
     size_t n_logs;
+    json_t *gc_pods; /* J_GC: the pods whose images stay */
+    struct agent_image_gc_result gc;
     int rv;
     struct err err;
 };
 
-enum { J_SCAN = 1, J_SETUP, J_LAUNCH, J_FINISH, J_KILL, J_TEARDOWN, J_PROBE, J_ROTATE };
+enum {
+    J_SCAN = 1,
+    J_SETUP,
+    J_LAUNCH,
+    J_FINISH,
+    J_KILL,
+    J_TEARDOWN,
+    J_PROBE,
+    J_ROTATE,
+    J_REFRESH,
+    J_GC
+};
 
 static void sync_pod(struct pod *pod);
 static void emit(struct pod *pod);
@@ -177,6 +201,18 @@ static void work(uv_work_t *req)
         j->rv = agent__probe_run(j->probe, &rt->runc, j->id, j->netns[0] ? j->netns : NULL, &j->ok,
                                  j->msg, sizeof j->msg, &j->err);
         break;
+    case J_REFRESH:
+        agent__refresh_run(j->setup);
+        break;
+    case J_GC: {
+        const char **v = NULL;
+        size_t n = 0;
+        j->rv = agent_image_gc_in_use(j->gc_pods, &v, &n, &j->err);
+        if (j->rv == 0)
+            j->rv = agent_image_gc_disk(rt->images, v, n, &j->p->gc, &j->gc, &j->err);
+        free(v);
+        break;
+    }
     case J_ROTATE:
         for (i = 0; i < j->n_logs; i++) {
             bool rotated;
@@ -212,6 +248,7 @@ static void job_free(struct job *j)
     agent__setup_free(j->setup);
     json_decref((json_t *)j->probe);
     json_decref(j->found);
+    json_decref(j->gc_pods);
     free(j->logs);
     free(j);
 }
@@ -245,8 +282,19 @@ static bool host_network(const struct pod *pod)
 
 static const char *pod_ip(const struct pod *pod)
 {
-    /* TODO(#7): the pod network (CNI) sets the sandbox's address */
-    return host_network(pod) ? pod->p->node_ip : "";
+    return host_network(pod) ? pod->p->node_ip : pod->ip;
+}
+
+/* Does the pod get the cluster DNS in its resolv.conf? (kubelet's
+ * dnsPolicy: ClusterFirst, the default, unless on the host network, where
+ * only ClusterFirstWithHostNet asks for it.) */
+static bool cluster_dns(const struct pod *pod)
+{
+    const char *pol =
+        json_string_value(json_object_get(json_object_get(pod->obj0, "spec"), "dnsPolicy"));
+    if (pol != NULL && strcmp(pol, "ClusterFirstWithHostNet") == 0)
+        return true;
+    return !host_network(pod) && (pol == NULL || strcmp(pol, "ClusterFirst") == 0);
 }
 
 static struct pod *find(struct agent_pods *p, const char *key)
@@ -361,6 +409,7 @@ static void pod_free(struct pod *pod)
     json_decref(pod->obj0);
     json_decref(pod->obj);
     json_decref(pod->reported);
+    json_decref(pod->vol_rv);
     free(pod->c);
     free(pod);
 }
@@ -641,6 +690,43 @@ static const char *pull_policy(const json_t *ctr)
     return colon == NULL || strcmp(colon, ":latest") == 0 ? "Always" : "IfNotPresent";
 }
 
+/* spec.imagePullSecrets: the credentials for this container's image, read
+ * now from the replica (a missing Secret is skipped, as kubelet does). */
+static int pull_cred(struct ctr *c, struct agent__launch *l, struct err *e)
+{
+    struct pod *pod = c->pod;
+    const char *image = json_string_value(json_object_get(c->spec, "image"));
+    char missing[256] = "";
+    if (pod->p->lookup == NULL || image == NULL ||
+        json_array_size(json_object_get(json_object_get(pod->obj0, "spec"), "imagePullSecrets")) ==
+            0)
+        return 0;
+    if (agent__pullsecret_for_image(pod->obj0, image, pod->p->lookup, pod->p->lookup_data,
+                                    &l->cred, &l->has_cred, missing, sizeof missing, e) != 0)
+        return ERR_INVALID;
+    if (missing[0] != '\0')
+        LOG_WARN("agent", "pull_secret_missing", "pod=%s/%s secrets=\"%s\"", pod->ns, pod->name,
+                 missing);
+    return 0;
+}
+
+/* The service variables of the Services that exist now (kubelet's
+ * getServiceEnvVarMap), after the container's own env, which wins. */
+static int service_env(const struct pod *pod, struct agent__envset *env, struct err *e)
+{
+    const json_t *links =
+        json_object_get(json_object_get(pod->obj0, "spec"), "enableServiceLinks");
+    json_t *svcs;
+    int rv;
+    if (pod->p->services == NULL || json_is_false(links))
+        return 0;
+    if ((svcs = pod->p->services(pod->p->net_data, pod->ns)) == NULL)
+        return 0;
+    rv = agent__env_services(svcs, true, env, e);
+    json_decref(svcs);
+    return rv;
+}
+
 static void try_start(struct ctr *c, uint64_t now)
 {
     struct pod *pod = c->pod;
@@ -675,9 +761,10 @@ static void try_start(struct ctr *c, uint64_t now)
         return;
     }
     /* Secrets and ConfigMaps are read now, on the loop, from the replica */
-    if (agent__env_resolve(pod->obj, c->spec, l->field, p->lookup, p->lookup_data, pod_ip(pod),
+    if (pull_cred(c, l, &e) != 0 ||
+        agent__env_resolve(pod->obj, c->spec, l->field, p->lookup, p->lookup_data, pod_ip(pod),
                            p->node_ip, &l->env, &e) != 0 ||
-        mounts_of(c, l, &e) != 0) {
+        service_env(pod, &l->env, &e) != 0 || mounts_of(c, l, &e) != 0) {
         agent__launch_free(l);
         set_waiting(c, "CreateContainerConfigError", e.msg);
         c->next_start_ms = now + CONFIG_RETRY_MS;
@@ -771,6 +858,35 @@ static int vol_type(const json_t *v, const json_t **src)
     return 0;
 }
 
+/* containers[].ports[].hostPort as CNI portMappings (kubelet's), NULL when
+ * none: [{hostPort, containerPort, protocol ("tcp"/"udp"), hostIP}] */
+static json_t *host_ports(const struct pod *pod)
+{
+    const json_t *ctrs = json_object_get(json_object_get(pod->obj0, "spec"), "containers"), *c, *pt;
+    json_t *out = NULL;
+    size_t i, k;
+    json_array_foreach (ctrs, i, c)
+        json_array_foreach (json_object_get(c, "ports"), k, pt) {
+            json_int_t hp = json_integer_value(json_object_get(pt, "hostPort"));
+            json_int_t cp = json_integer_value(json_object_get(pt, "containerPort"));
+            const char *proto = json_string_value(json_object_get(pt, "protocol"));
+            const char *hip = json_string_value(json_object_get(pt, "hostIP"));
+            char lp[8];
+            size_t n;
+            if (hp <= 0 || hp > 65535 || cp <= 0 || cp > 65535)
+                continue;
+            snprintf(lp, sizeof lp, "%s", proto ? proto : "TCP");
+            for (n = 0; lp[n]; n++)
+                lp[n] = (char)tolower((unsigned char)lp[n]);
+            if (out == NULL && (out = json_array()) == NULL)
+                return NULL;
+            json_array_append_new(out, json_pack("{s:I, s:I, s:s, s:s}", "hostPort", hp,
+                                                 "containerPort", cp, "protocol", lp, "hostIP",
+                                                 hip ? hip : ""));
+        }
+    return out;
+}
+
 /* The setup request: volumes with their Secrets/ConfigMaps from the
  * replica. ERR_NOTFOUND / ERR_INVALID name what is missing. */
 static int setup_new(struct pod *pod, bool adopting, struct agent__setup **out, struct err *e)
@@ -789,7 +905,14 @@ static int setup_new(struct pod *pod, bool adopting, struct agent__setup **out, 
     s->rt = &p->rt;
     snprintf(s->uid, sizeof s->uid, "%s", pod->uid);
     snprintf(s->hostname, sizeof s->hostname, "%s", pod->hostname);
+    snprintf(s->ns, sizeof s->ns, "%s", pod->ns);
+    snprintf(s->name, sizeof s->name, "%s", pod->name);
     s->host_network = host_network(pod);
+    s->attach = p->rt.net && !s->host_network;
+    if (s->attach)
+        s->port_mappings = host_ports(pod);
+    if (p->rt.net && cluster_dns(pod) && p->net_dns(p->net_data) != NULL)
+        snprintf(s->dns_ip, sizeof s->dns_ip, "%s", p->net_dns(p->net_data));
     for (i = 0; i < pod->n; i++)
         snprintf(s->ids[i], sizeof s->ids[i], "%s", pod->c[i].id);
     s->n_ids = pod->n;
@@ -837,6 +960,14 @@ static void start_setup(struct pod *pod, uint64_t now)
 
     if (pod->start_time[0] == '\0')
         agent__now_rfc3339(pod->start_time);
+    if (p->rt.net && !host_network(pod) && !adopting && p->net_dns(p->net_data) == NULL) {
+        /* the leader has not given this node its pod CIDR yet */
+        for (i = 0; i < pod->n; i++)
+            if (i < pod->n_init || pod->n_init == 0)
+                set_waiting(&pod->c[i], "ContainerCreating", "waiting for the node's pod network");
+        pod->retry_ms = now + 500;
+        return;
+    }
     if (setup_new(pod, adopting, &s, &e) != 0) {
         for (i = 0; i < pod->n; i++)
             if (i < pod->n_init || pod->n_init == 0)
@@ -910,6 +1041,20 @@ static void adopt_ctr(struct ctr *c, const struct agent__runc_state *rs, const j
     }
 }
 
+/* The resourceVersions of the Secrets/ConfigMaps just projected. */
+static void record_vol_rvs(struct pod *pod, const struct agent__setup *s)
+{
+    size_t i;
+    if (pod->vol_rv == NULL && (pod->vol_rv = json_object()) == NULL)
+        return;
+    for (i = 0; i < s->n_vols; i++) {
+        const char *rv = json_string_value(
+            json_object_get(json_object_get(s->vols[i].obj, "metadata"), "resourceVersion"));
+        if (s->vols[i].type == AGENT_VOL_SECRET || s->vols[i].type == AGENT_VOL_CONFIGMAP)
+            json_object_set_new(pod->vol_rv, s->vols[i].name, json_string(rv ? rv : ""));
+    }
+}
+
 static void setup_done(struct pod *pod, struct agent__setup *s, uint64_t now)
 {
     struct agent_pods *p = pod->p;
@@ -927,6 +1072,9 @@ static void setup_done(struct pod *pod, struct agent__setup *s, uint64_t now)
         return;
     }
     pod->sb = s->sb;
+    snprintf(pod->ip, sizeof pod->ip, "%s", s->pod_ip);
+    if (!s->adopted)
+        record_vol_rvs(pod, s); /* adopted: the first refresh check projects again */
     pod->stage = PS_UP;
     for (i = 0; i < pod->n; i++)
         if (!pod->c[i].init || pod->n_init == 0)
@@ -1216,6 +1364,26 @@ static void after_work(uv_work_t *req, int status)
     case J_ROTATE:
         p->rotating = false;
         break;
+    case J_REFRESH:
+        pod->refreshing = false;
+        if (j->setup->rv != 0) {
+            LOG_WARN("agent", "volume_refresh_failed", "pod=%s/%s err=\"%s\"", pod->ns,
+                     pod->name, j->setup->err.msg);
+            break;
+        }
+        record_vol_rvs(pod, j->setup);
+        LOG_INFO("agent", "volumes_refreshed", "pod=%s/%s volumes=%zu", pod->ns, pod->name,
+                 j->setup->n_vols);
+        break;
+    case J_GC:
+        p->gc_running = false;
+        if (j->rv != 0)
+            LOG_WARN("agent", "image_gc_failed", "err=\"%s\"", j->err.msg);
+        else if (j->gc.ran)
+            LOG_INFO("agent", "image_gc", "used_pct_before=%d used_pct_after=%d freed_bytes=%llu",
+                     j->gc.used_pct_before, j->gc.used_pct_after,
+                     (unsigned long long)j->gc.freed_bytes);
+        break;
     }
     job_free(j);
     if (pod != NULL && pod->stage != PS_DONE)
@@ -1263,6 +1431,94 @@ static void rotate_logs(struct agent_pods *p, uint64_t now)
         job_free(j);
 }
 
+/* Secret and ConfigMap volumes follow their objects (kubelet's periodic
+ * sync): a pod whose projected resourceVersion differs from the replica's
+ * gets its files replaced. A missing object leaves the files as they are. */
+static void refresh_volumes(struct agent_pods *p, uint64_t now)
+{
+    queue *q;
+    if (now < p->next_refresh_ms || p->lookup == NULL)
+        return;
+    p->next_refresh_ms = now + REFRESH_EVERY_MS;
+    QUEUE_FOREACH (q, &p->pods) {
+        struct pod *pod = QUEUE_DATA(q, struct pod, link);
+        const json_t *vols = json_object_get(json_object_get(pod->obj0, "spec"), "volumes"), *v;
+        struct agent__setup *s = NULL;
+        struct job *j;
+        size_t i, nv = json_array_size(vols);
+        if (pod->stage != PS_UP || pod->stopping || pod->refreshing || pod->busy || nv == 0)
+            continue;
+        json_array_foreach (vols, i, v) {
+            const json_t *src = NULL, *obj;
+            int type = vol_type(v, &src);
+            bool secret = type == AGENT_VOL_SECRET;
+            const char *name = json_string_value(json_object_get(v, "name"));
+            const char *on, *rv, *had;
+            if (type != AGENT_VOL_SECRET && type != AGENT_VOL_CONFIGMAP)
+                continue;
+            on = json_string_value(json_object_get(src, secret ? "secretName" : "name"));
+            obj = on ? p->lookup(p->lookup_data, secret ? "Secret" : "ConfigMap", pod->ns, on)
+                     : NULL;
+            if (obj == NULL || name == NULL)
+                continue;
+            rv = json_string_value(
+                json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+            had = json_string_value(json_object_get(pod->vol_rv, name));
+            if (had != NULL && rv != NULL && strcmp(had, rv) == 0)
+                continue;
+            if (s == NULL) {
+                if ((s = calloc(1, sizeof *s)) == NULL ||
+                    (s->vols = calloc(nv, sizeof *s->vols)) == NULL) {
+                    agent__setup_free(s);
+                    return;
+                }
+                s->rt = &p->rt;
+                snprintf(s->uid, sizeof s->uid, "%s", pod->uid);
+            }
+            snprintf(s->vols[s->n_vols].name, sizeof s->vols[0].name, "%s", name);
+            s->vols[s->n_vols].type = type;
+            s->vols[s->n_vols].src = json_deep_copy(src);
+            s->vols[s->n_vols].obj = json_deep_copy(obj);
+            s->n_vols++;
+        }
+        if (s == NULL)
+            continue;
+        if ((j = job_new(p, pod, NULL, J_REFRESH)) == NULL) {
+            agent__setup_free(s);
+            continue;
+        }
+        j->setup = s;
+        if (job_submit(j))
+            pod->refreshing = true;
+    }
+}
+
+/* Disk-pressure image GC (agent/image.h) every IMAGE_GC_EVERY_MS, keeping
+ * every image a pod of this node names or runs. */
+static void image_gc(struct agent_pods *p, uint64_t now)
+{
+    json_t *pods;
+    struct job *j;
+    queue *q;
+    if (p->gc_running || now < p->next_gc_ms || !p->synced)
+        return;
+    p->next_gc_ms = now + IMAGE_GC_EVERY_MS;
+    if ((pods = json_array()) == NULL || (j = job_new(p, NULL, NULL, J_GC)) == NULL) {
+        json_decref(pods);
+        return;
+    }
+    QUEUE_FOREACH (q, &p->pods) {
+        struct pod *pod = QUEUE_DATA(q, struct pod, link);
+        json_t *o = json_deep_copy(pod->obj0);
+        if (o != NULL && pod->reported != NULL)
+            json_object_set(o, "status", pod->reported);
+        json_array_append_new(pods, o);
+    }
+    j->gc_pods = pods;
+    if (job_submit(j))
+        p->gc_running = true;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct agent_pods *p = t->data;
@@ -1295,6 +1551,8 @@ static void on_tick(uv_timer_t *t)
     if (p->synced && p->found != NULL && !p->orphans_done)
         clean_orphans(p);
     rotate_logs(p, now);
+    refresh_volumes(p, now);
+    image_gc(p, now);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1359,6 +1617,9 @@ int agent__pods_new(uv_loop_t *loop, const struct agent_pods_config *cfg, agent_
     p->data = data;
     p->lookup = cfg->lookup;
     p->lookup_data = cfg->lookup_data;
+    p->net_dns = cfg->net_dns;
+    p->services = cfg->services;
+    p->net_data = cfg->net_data;
     QUEUE_INIT(&p->pods);
     snprintf(p->node, sizeof p->node, "%s", cfg->node_name);
     snprintf(p->node_ip, sizeof p->node_ip, "%s", cfg->node_ip ? cfg->node_ip : "");
@@ -1367,11 +1628,27 @@ int agent__pods_new(uv_loop_t *loop, const struct agent_pods_config *cfg, agent_
                          : env && atoi(env) > 0   ? (uint64_t)atoi(env)
                                                   : 10000;
     p->log_max_bytes = cfg->log_max_bytes ? cfg->log_max_bytes : 10u << 20;
+    p->gc.high_pct = cfg->image_gc_high_pct;
+    p->gc.low_pct = cfg->image_gc_low_pct;
+    /* the first GC a while after start-up, not in the middle of adoption */
+    p->next_gc_ms = now_ms(p) + (cfg->image_gc_first_ms > 0 ? (uint64_t)cfg->image_gc_first_ms
+                                                            : IMAGE_GC_EVERY_MS / 5);
     if (snprintf(p->rt.dir, sizeof p->rt.dir, "%s", cfg->dir) >= (int)sizeof p->rt.dir) {
         rv = err_setf(e, ERR_INVALID, "pods: dir too long");
         goto fail;
     }
     snprintf(p->rt.sbroot, sizeof p->rt.sbroot, "%s/sandboxes", cfg->dir);
+    if (cfg->cni_conf_dir != NULL) {
+        if (cfg->net_dns == NULL) {
+            rv = err_setf(e, ERR_INVALID, "pods: pod network without net_dns");
+            goto fail;
+        }
+        p->rt.net = true;
+        snprintf(p->rt.cni_conf_dir, sizeof p->rt.cni_conf_dir, "%s", cfg->cni_conf_dir);
+        snprintf(path, sizeof path, "%s/cni/cache", cfg->dir);
+        if ((rv = agent__cni_init(&p->rt.cni, getenv("SKIFF_CNI_PATH"), path, 0, e)) != 0)
+            goto fail;
+    }
     snprintf(path, sizeof path, "%s/runc", cfg->dir);
     if ((rv = agent__runc_init(&p->rt.runc, cfg->runc_bin, cfg->runc_root ? cfg->runc_root : path,
                                0, e)) != 0 ||

@@ -37,7 +37,9 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "agent/cni.h"
 #include "agent/image.h"
+#include "agent/pullsecret.h"
 #include "agent/runtime.h"
 #include "lib/err.h"
 
@@ -56,6 +58,13 @@ typedef const json_t *(*agent_pods_lookup_cb)(void *data, const char *kind, cons
  * agent__pods_set, never agent__pods_close. */
 typedef void (*agent_pods_status_cb)(void *data, const char *key, json_t *status);
 
+/* The pod network (agent/nodenet.h), loop thread: the nameserver address
+ * pods get, or NULL while the node's network is not ready (pods wait). */
+typedef const char *(*agent_pods_dns_cb)(void *data);
+/* The Services of namespace ns (new JSON array reference) for the service
+ * environment variables of containers starting now. */
+typedef json_t *(*agent_pods_services_cb)(void *data, const char *ns);
+
 struct agent_pods_config {
     const char *node_name; /* required */
     const char *dir;       /* the node's agent dir (created if missing), required */
@@ -71,6 +80,17 @@ struct agent_pods_config {
     int backoff_base_ms;
     uint64_t log_max_bytes; /* rotation threshold; 0: 10 MiB */
     int tick_ms;            /* housekeeping period (restarts, probes, grace); 0: 100 */
+    /* image GC (agent/image.h): above high % of the store's disk used,
+     * unused images go until low %; 0: 85 / 80. First run image_gc_first_ms
+     * after start (0: 1 min), then every 5 min. */
+    int image_gc_high_pct, image_gc_low_pct, image_gc_first_ms;
+    /* Pod network: sandboxes of pods without hostNetwork are attached with
+     * the CNI conflist in cni_conf_dir (NULL: no pod network, loopback
+     * only). net_dns and services are then required. */
+    const char *cni_conf_dir;
+    agent_pods_dns_cb net_dns;
+    agent_pods_services_cb services;
+    void *net_data;
 };
 
 /* Opens the driver: copies cfg, opens the image store, detects cgroups,
@@ -191,6 +211,34 @@ int agent__env_resolve(const json_t *pod, const json_t *container, const char *f
                        const char *host_ip, struct agent__envset *out, struct err *e);
 void agent__envset_close(struct agent__envset *s);
 
+/* Adds the Kubernetes service variables of services (v1 Service objects
+ * with a ClusterIP) to out, as kubelet does: <SVC>_SERVICE_HOST,
+ * _SERVICE_PORT, _SERVICE_PORT_<NAME>, and the docker-link <SVC>_PORT,
+ * _PORT_<p>_<PROTO>{,_PROTO,_PORT,_ADDR}; names already in out win.
+ * links false (spec.enableServiceLinks: false): nothing is added. */
+int agent__env_services(const json_t *services, bool links, struct agent__envset *out,
+                        struct err *e);
+
+/* Replaces the files of a Secret or ConfigMap volume in dir (its tmpfs,
+ * bound read-only into the containers) with obj's current content: the
+ * new files are projected into a staging dir on the same tmpfs and renamed
+ * into place one entry at a time (a reader sees an old or a new file,
+ * never a partial one); entries of keys that are gone are removed.
+ * Errors as agent__volume_project; on error dir keeps what it had. */
+int agent__volume_refresh(const char *dir, const char *kind, const json_t *obj, const json_t *src,
+                          const char *field, struct err *e);
+struct agent__setup;
+/* The refresh of a running pod's Secret/ConfigMap volumes: s->vols (with
+ * their current objects), s->uid, s->rt; s->rv / s->err the first failure. */
+void agent__refresh_run(struct agent__setup *s);
+
+/* The pod's resolv.conf text into buf: with dns_ip the cluster DNS first
+ * (search <ns>.svc.cluster.local svc.cluster.local cluster.local, ndots:5),
+ * then the node's non-loopback nameservers for names outside the cluster;
+ * without, the node's own file (host_resolv, may be NULL: empty). */
+int agent__resolv_conf(const char *dns_ip, const char *ns, const char *host_resolv, char *buf,
+                       size_t cap, struct err *e);
+
 /* base64 (standard, padded) to bytes; *out owned (free), NUL-terminated. */
 int agent__b64_decode(const char *in, char **out, size_t *n, struct err *e);
 
@@ -236,6 +284,9 @@ int agent__probe_run(const json_t *probe, const struct agent__runc *r, const cha
 struct agent__pods_rt {
     char dir[PATH_MAX - 128];
     char sbroot[PATH_MAX]; /* DIR/sandboxes */
+    bool net;                      /* pod network on: CNI ADD at setup, DEL at teardown */
+    struct agent__cni cni;         /* plugin path and result cache (DIR/cni/cache) */
+    char cni_conf_dir[PATH_MAX];   /* where the conflist is */
     struct agent__runc runc;
     struct agent__cg cg;
     struct agent_image_store *images;
@@ -261,6 +312,8 @@ struct agent__launch {
     struct agent__sandbox sb;
     int restart;  /* this instance's restartCount: names the log file */
     json_t *last; /* lastState.terminated for state.json, owned, may be NULL */
+    struct agent_pull_cred cred; /* from spec.imagePullSecrets (wiped after the pull) */
+    bool has_cred;
     /* out */
     int failed_at; /* 0 or AGENT_LAUNCH_* */
     struct err err;
@@ -304,8 +357,11 @@ struct agent__vol {
  * files, volumes; for adoption the runc state and state.json of each id. */
 struct agent__setup {
     const struct agent__pods_rt *rt;
-    char uid[64], hostname[64];
+    char uid[64], hostname[64], ns[64], name[256];
     bool host_network;
+    char dns_ip[16];     /* cluster DNS for resolv.conf; "": the node's resolv.conf */
+    bool attach;         /* CNI ADD the sandbox (rt->net and not hostNetwork) */
+    json_t *port_mappings; /* the containers' hostPorts for the portmap plugin, owned, or NULL */
     struct agent__vol *vols;
     size_t n_vols;
     char (*ids)[160];
@@ -315,6 +371,7 @@ struct agent__setup {
     struct err err;
     bool adopted;
     struct agent__sandbox sb;
+    char pod_ip[16]; /* the CNI result's (kept in pods/<uid>/ip for adoption), or "" */
     struct agent__runc_state *states; /* n_ids; status 0 when runc has none */
     json_t **files;                   /* n_ids; state.json or NULL */
 };

@@ -380,3 +380,100 @@ int agent__env_resolve(const json_t *pod, const json_t *container, const char *f
     }
     return 0;
 }
+
+/* ---- service environment variables ---- */
+
+/* "my-svc" -> "MY_SVC" */
+static void env_prefix(const char *name, char *buf, size_t cap)
+{
+    size_t i;
+    for (i = 0; name[i] != '\0' && i + 1 < cap; i++)
+        buf[i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
+    buf[i] = '\0';
+}
+
+static bool env_has(const struct agent__envset *s, const char *name)
+{
+    size_t i;
+    for (i = 0; i < s->n; i++)
+        if (strcmp(s->v[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static int env_add_new(struct agent__envset *s, const char *name, const char *value, struct err *e)
+{
+    if (env_has(s, name))
+        return 0;
+    return add(s, name, strlen(name), value, strlen(value), true, e);
+}
+
+int agent__env_services(const json_t *services, bool links, struct agent__envset *out,
+                        struct err *e)
+{
+    const json_t *svc, *port;
+    size_t i, k;
+    int rv = 0;
+
+    if (!links)
+        return 0;
+    json_array_foreach (services, i, svc) {
+        const json_t *spec = json_object_get(svc, "spec");
+        const char *name = json_string_value(json_object_get(json_object_get(svc, "metadata"), "name"));
+        const char *ip = json_string_value(json_object_get(spec, "clusterIP"));
+        const json_t *ports = json_object_get(spec, "ports");
+        char pre[128], n[256], v[128];
+        if (name == NULL || ip == NULL || ip[0] == '\0' || strcmp(ip, "None") == 0 ||
+            json_array_size(ports) == 0)
+            continue;
+        env_prefix(name, pre, sizeof pre);
+        json_array_foreach (ports, k, port) {
+            json_int_t p = json_integer_value(json_object_get(port, "port"));
+            const char *pn = json_string_value(json_object_get(port, "name"));
+            const char *proto = json_string_value(json_object_get(port, "protocol"));
+            char lproto[16], uproto[16], upn[128];
+            size_t c;
+            if (p <= 0)
+                continue;
+            snprintf(lproto, sizeof lproto, "%s", proto ? proto : "TCP");
+            for (c = 0; lproto[c]; c++)
+                lproto[c] = (char)tolower((unsigned char)lproto[c]);
+            env_prefix(lproto, uproto, sizeof uproto);
+            snprintf(v, sizeof v, "%lld", (long long)p);
+            if (k == 0) {
+                snprintf(n, sizeof n, "%s_SERVICE_HOST", pre);
+                if ((rv = env_add_new(out, n, ip, e)) != 0)
+                    return rv;
+                snprintf(n, sizeof n, "%s_SERVICE_PORT", pre);
+                if ((rv = env_add_new(out, n, v, e)) != 0)
+                    return rv;
+                snprintf(n, sizeof n, "%s_PORT", pre);
+                snprintf(v, sizeof v, "%s://%s:%lld", lproto, ip, (long long)p);
+                if ((rv = env_add_new(out, n, v, e)) != 0)
+                    return rv;
+            }
+            if (pn != NULL && pn[0] != '\0') {
+                env_prefix(pn, upn, sizeof upn);
+                snprintf(n, sizeof n, "%s_SERVICE_PORT_%s", pre, upn);
+                snprintf(v, sizeof v, "%lld", (long long)p);
+                if ((rv = env_add_new(out, n, v, e)) != 0)
+                    return rv;
+            }
+            snprintf(n, sizeof n, "%s_PORT_%lld_%s", pre, (long long)p, uproto);
+            snprintf(v, sizeof v, "%s://%s:%lld", lproto, ip, (long long)p);
+            if ((rv = env_add_new(out, n, v, e)) != 0)
+                return rv;
+            snprintf(n, sizeof n, "%s_PORT_%lld_%s_PROTO", pre, (long long)p, uproto);
+            if ((rv = env_add_new(out, n, lproto, e)) != 0)
+                return rv;
+            snprintf(n, sizeof n, "%s_PORT_%lld_%s_PORT", pre, (long long)p, uproto);
+            snprintf(v, sizeof v, "%lld", (long long)p);
+            if ((rv = env_add_new(out, n, v, e)) != 0)
+                return rv;
+            snprintf(n, sizeof n, "%s_PORT_%lld_%s_ADDR", pre, (long long)p, uproto);
+            if ((rv = env_add_new(out, n, ip, e)) != 0)
+                return rv;
+        }
+    }
+    return 0;
+}

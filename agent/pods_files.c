@@ -2,7 +2,9 @@
  * volume files, log paths and rotation, and unmounting what a pod left.
  * Every function blocks: thread pool (or tests) only. */
 #include "agent/pods.h"
+#include "agent/dns.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +14,8 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "lib/fs.h"
 
 /* A relative path without "..", empty or "." components. */
 static bool rel_ok(const char *p)
@@ -298,5 +302,110 @@ int agent__umount_below(const char *dir, struct err *e)
         free(pts[i]);
     }
     free(pts);
+    return rv;
+}
+
+/* ---- resolv.conf ---- */
+
+int agent__resolv_conf(const char *dns_ip, const char *ns, const char *host_resolv, char *buf,
+                       size_t cap, struct err *e)
+{
+    size_t len;
+    const char *line;
+    int rv;
+
+    if (dns_ip == NULL || dns_ip[0] == '\0') {
+        if (snprintf(buf, cap, "%s", host_resolv ? host_resolv : "") >= (int)cap)
+            return err_setf(e, ERR_INVALID, "resolv.conf: the node's file is too long");
+        return 0;
+    }
+    if ((rv = agent__dns_resolv_conf(dns_ip, ns, NULL, buf, cap, e)) != 0)
+        return rv;
+    /* the cluster DNS refuses names outside the cluster domain: the node's
+     * own nameservers answer those (loopback ones are not reachable from
+     * the pod's network namespace) */
+    len = strlen(buf);
+    for (line = host_resolv; line != NULL && *line != '\0';) {
+        size_t l = strcspn(line, "\n");
+        char ip[64];
+        if (l > 11 && strncmp(line, "nameserver", 10) == 0 &&
+            sscanf(line + 10, " %63s", ip) == 1 && strncmp(ip, "127.", 4) != 0 &&
+            strchr(ip, ':') == NULL) {
+            int n = snprintf(buf + len, cap - len, "nameserver %s\n", ip);
+            if (n < 0 || (size_t)n >= cap - len)
+                break;
+            len += (size_t)n;
+        }
+        line += l;
+        if (*line == '\n')
+            line++;
+    }
+    return 0;
+}
+
+/* ---- Secret / ConfigMap volume refresh ---- */
+
+#define STAGING "..skiff_new"
+
+int agent__volume_refresh(const char *dir, const char *kind, const json_t *obj, const json_t *src,
+                          const char *field, struct err *e)
+{
+    char stage[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+    json_t *names = json_object();
+    struct dirent *de;
+    DIR *d;
+    int rv;
+
+    if (names == NULL)
+        return err_setf(e, ERR_NOMEM, "volume refresh: out of memory");
+    if (snprintf(stage, sizeof stage, "%s/%s", dir, STAGING) >= (int)sizeof stage) {
+        json_decref(names);
+        return err_setf(e, ERR_INVALID, "%s: path too long", dir);
+    }
+    fs_rmtree(stage);
+    if (mkdir(stage, 0755) != 0) {
+        json_decref(names);
+        return err_setf(e, ERR_IO, "mkdir %s: %s", stage, strerror(errno));
+    }
+    /* the new content next to the old, on the same tmpfs, then each entry
+     * renamed into place: a reader sees a file either old or new, never
+     * half written */
+    if ((rv = agent__volume_project(stage, kind, obj, src, field, e)) != 0 ||
+        (d = opendir(stage)) == NULL) {
+        if (rv == 0)
+            rv = err_setf(e, ERR_IO, "opendir %s: %s", stage, strerror(errno));
+        fs_rmtree(stage);
+        json_decref(names);
+        return rv;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        json_object_set_new(names, de->d_name, json_true());
+        snprintf(from, sizeof from, "%s/%s", stage, de->d_name);
+        snprintf(to, sizeof to, "%s/%s", dir, de->d_name);
+        if (rename(from, to) != 0) {
+            /* a directory (items with nested paths) replaces a non-empty one */
+            fs_rmtree(to);
+            if (rename(from, to) != 0) {
+                rv = err_setf(e, ERR_IO, "rename %s: %s", to, strerror(errno));
+                break;
+            }
+        }
+    }
+    closedir(d);
+    if (rv == 0 && (d = opendir(dir)) != NULL) {
+        /* entries of keys that are gone */
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+                strcmp(de->d_name, STAGING) == 0 || json_object_get(names, de->d_name) != NULL)
+                continue;
+            snprintf(to, sizeof to, "%s/%s", dir, de->d_name);
+            fs_rmtree(to);
+        }
+        closedir(d);
+    }
+    fs_rmtree(stage);
+    json_decref(names);
     return rv;
 }

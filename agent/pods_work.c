@@ -5,6 +5,7 @@
 #include "agent/pods.h"
 
 #include <dirent.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -112,10 +113,21 @@ static int ensure_image(struct agent__launch *l, const char *image, char digest[
                             "container image \"%s\" is not present with pull policy of Never",
                             image);
     } else if (rv != 0 || strcmp(l->policy, "Always") == 0) {
+        struct agent_image_registry regs[AGENT_PULLSECRET_REGS_MAX + 1];
         o.progress = on_progress;
+        /* spec.imagePullSecrets: the node's registries plus these credentials */
+        if (l->has_cred && agent_image_ref_parse(image, &ref, e) == 0 &&
+            o.n_registries <= AGENT_PULLSECRET_REGS_MAX) {
+            size_t n = 0;
+            agent__pullsecret_registries(o.registries, o.n_registries, ref.registry, &l->cred,
+                                         regs, &n);
+            o.registries = regs;
+            o.n_registries = n;
+        }
         LOG_INFO("agent", "image_pull", "pod=%s/%s image=%s policy=%s", l->ns, l->name, image,
                  l->policy);
         rv = agent_image_pull(l->rt->images, image, &o, digest, e);
+        OPENSSL_cleanse(&l->cred, sizeof l->cred);
         if (rv != 0)
             return err_wrapf(e, "failed to pull image \"%s\"", image);
         LOG_INFO("agent", "image_pulled", "pod=%s/%s image=%s digest=%s", l->ns, l->name, image,
@@ -269,6 +281,7 @@ void agent__launch_free(struct agent__launch *l)
         free(l->mount_strs[i]);
     free(l->mount_strs);
     free(l->mounts);
+    OPENSSL_cleanse(&l->cred, sizeof l->cred); /* no password left in freed memory */
     free(l);
 }
 
@@ -411,7 +424,7 @@ static int setup_volume(const struct agent__pods_rt *rt, const char *uid,
 
 static int etc_files(const struct agent__pods_rt *rt, const struct agent__setup *s, struct err *e)
 {
-    char dir[PATH_MAX], p[PATH_MAX], hosts[512], *resolv = NULL;
+    char dir[PATH_MAX], p[PATH_MAX], hosts[512], *resolv = NULL, *out;
     size_t n = 0;
     FILE *f;
     int rv;
@@ -429,15 +442,24 @@ static int etc_files(const struct agent__pods_rt *rt, const struct agent__setup 
     snprintf(hosts, sizeof hosts, "%s\n", s->hostname);
     if ((rv = write_file(p, hosts, strlen(hosts), 0644, e)) != 0)
         return rv;
-    /* no cluster DNS yet: the node's resolver (dnsPolicy Default) */
+    /* the cluster DNS (dns_ip) or the node's resolver (dnsPolicy Default) */
     if ((f = fopen("/etc/resolv.conf", "r")) != NULL) {
         resolv = calloc(1, 65536);
         if (resolv != NULL)
             n = fread(resolv, 1, 65535, f);
         fclose(f);
     }
+    out = malloc(65536 + 1024);
+    if (out == NULL) {
+        free(resolv);
+        return err_setf(e, ERR_NOMEM, "resolv.conf: out of memory");
+    }
+    (void)n;
+    rv = agent__resolv_conf(s->dns_ip, s->ns, resolv, out, 65536 + 1024, e);
     snprintf(p, sizeof p, "%s/resolv.conf", dir);
-    rv = write_file(p, resolv ? resolv : "", n, 0644, e);
+    if (rv == 0)
+        rv = write_file(p, out, strlen(out), 0644, e);
+    free(out);
     free(resolv);
     return rv;
 }
@@ -454,6 +476,78 @@ static void adopt_states(struct agent__setup *s)
         snprintf(p, sizeof p, "%s/pods/%s/c/%s/state.json", s->rt->dir, s->uid, ctr);
         s->files[i] = json_load_file(p, 0, NULL);
     }
+}
+
+/* The pod IP, kept next to the pod's files for adoption. */
+static void read_ip(const struct agent__pods_rt *rt, struct agent__setup *s)
+{
+    char p[PATH_MAX];
+    FILE *f;
+    snprintf(p, sizeof p, "%s/pods/%s/ip", rt->dir, s->uid);
+    s->pod_ip[0] = '\0';
+    if ((f = fopen(p, "r")) != NULL) {
+        if (fscanf(f, "%15s", s->pod_ip) != 1)
+            s->pod_ip[0] = '\0';
+        fclose(f);
+    }
+}
+
+/* CNI ADD of the sandbox's netns (container id = the pod uid). */
+static int attach(const struct agent__pods_rt *rt, struct agent__setup *s, struct err *e)
+{
+    struct agent__cni_conflist *l = NULL;
+    struct agent__cni_result res;
+    char args[512], p[PATH_MAX];
+    struct agent__cni_attach a = {s->uid, s->sb.netns, "eth0", args, s->port_mappings};
+    int rv;
+
+    snprintf(args, sizeof args, "K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;K8S_POD_UID=%s", s->ns,
+             s->name, s->uid);
+    if ((rv = agent__cni_conflist_load(rt->cni_conf_dir, &l, e)) != 0)
+        return err_wrapf(e, "pod network");
+    rv = agent__cni_add(&rt->cni, l, &a, &res, e);
+    agent__cni_conflist_free(l);
+    if (rv != 0)
+        return err_wrapf(e, "pod network");
+    agent__cni_result_ipv4(&res, s->pod_ip, sizeof s->pod_ip);
+    agent__cni_result_close(&res);
+    snprintf(p, sizeof p, "%s/pods/%s/ip", rt->dir, s->uid);
+    return write_file(p, s->pod_ip, strlen(s->pod_ip), 0644, e);
+}
+
+static bool cached(const struct agent__pods_rt *rt, const char *uid)
+{
+    DIR *d = opendir(rt->cni.cache_dir);
+    struct dirent *de;
+    bool found = false;
+    if (d == NULL)
+        return false;
+    while (!found && (de = readdir(d)) != NULL)
+        found = strstr(de->d_name, uid) != NULL;
+    closedir(d);
+    return found;
+}
+
+/* CNI DEL (idempotent: nothing cached, nothing to do). */
+static int detach(const struct agent__pods_rt *rt, const char *uid, const char *netns,
+                  struct err *e)
+{
+    struct agent__cni_conflist *l = NULL;
+    struct agent__cni_attach a = {uid, netns, "eth0", NULL, NULL};
+    char ipf[PATH_MAX];
+    int rv;
+    if (!rt->net)
+        return 0;
+    /* nothing attached (no IP file, no cached result): skip the plugins,
+     * which a fresh pod's setup would otherwise run for nothing */
+    snprintf(ipf, sizeof ipf, "%s/pods/%s/ip", rt->dir, uid);
+    if (access(ipf, F_OK) != 0 && !cached(rt, uid))
+        return 0;
+    if ((rv = agent__cni_conflist_load(rt->cni_conf_dir, &l, e)) != 0)
+        return rv == ERR_NOTFOUND ? 0 : rv; /* never configured: never attached */
+    rv = agent__cni_del(&rt->cni, l, &a, e);
+    agent__cni_conflist_free(l);
+    return rv;
 }
 
 void agent__setup_run(struct agent__setup *s)
@@ -473,6 +567,7 @@ void agent__setup_run(struct agent__setup *s)
     if (s->rv == 0) {
         s->adopted = true;
         adopt_states(s);
+        read_ip(rt, s);
         return;
     }
     /* whatever a half-done setup or a lost sandbox left goes first */
@@ -487,9 +582,28 @@ void agent__setup_run(struct agent__setup *s)
     for (i = 0; i < s->n_vols; i++)
         if ((s->rv = setup_volume(rt, s->uid, &s->vols[i], e)) != 0)
             goto undo;
+    if (s->attach && (s->rv = attach(rt, s, e)) != 0)
+        goto undo;
     return;
 undo:
     agent__teardown_run(rt, s->uid, &e2);
+}
+
+void agent__refresh_run(struct agent__setup *s)
+{
+    char dir[PATH_MAX], field[300];
+    size_t i;
+    for (i = 0; i < s->n_vols; i++) {
+        const struct agent__vol *v = &s->vols[i];
+        int rv;
+        snprintf(dir, sizeof dir, "%s/pods/%s/volumes/%s", s->rt->dir, s->uid, v->name);
+        snprintf(field, sizeof field, "volumes[%s].%s", v->name,
+                 v->type == AGENT_VOL_SECRET ? "secret" : "configMap");
+        rv = agent__volume_refresh(dir, v->type == AGENT_VOL_SECRET ? "Secret" : "ConfigMap",
+                                   v->obj, v->src, field, &s->err);
+        if (rv != 0 && s->rv == 0)
+            s->rv = rv;
+    }
 }
 
 void agent__setup_free(struct agent__setup *s)
@@ -503,6 +617,7 @@ void agent__setup_free(struct agent__setup *s)
     }
     for (i = 0; s->files != NULL && i < s->n_ids; i++)
         json_decref(s->files[i]);
+    json_decref(s->port_mappings);
     free(s->files);
     free(s->states);
     free(s->vols);
@@ -546,6 +661,7 @@ int agent__teardown_run(const struct agent__pods_rt *rt, const char *uid, struct
     struct err e2;
     size_t n = 0, i;
     int rv = 0, code;
+    bool sb_open;
 
     if (agent__runc_list(&rt->runc, &l, &n, e) != 0)
         return err_wrapf(e, "teardown %s", uid);
@@ -566,7 +682,11 @@ int agent__teardown_run(const struct agent__pods_rt *rt, const char *uid, struct
     if (agent__cg_path(&rt->cg, uid, NULL, cgp, sizeof cgp, &e2) == 0 &&
         agent__cg_remove(&rt->cg, cgp, &e2) != 0 && rv == 0)
         rv = err_setf(e, e2.code, "teardown %s: %s", uid, e2.msg);
-    agent__sandbox_open(rt->sbroot, uid, &sb, &e2); /* paths filled even when gone */
+    /* paths filled even when gone */
+    sb_open = agent__sandbox_open(rt->sbroot, uid, &sb, &e2) == 0;
+    /* IP lease and host-side veth go before the netns does */
+    if (detach(rt, uid, sb_open ? sb.netns : NULL, &e2) != 0 && rv == 0)
+        rv = err_setf(e, e2.code, "teardown %s: pod network: %s", uid, e2.msg);
     if (agent__sandbox_destroy(&sb, &e2) != 0 && rv == 0)
         rv = err_setf(e, e2.code, "teardown %s: %s", uid, e2.msg);
     fs_rmtree(pdir);

@@ -73,6 +73,30 @@ int api_kind_path(const struct api_kind *k, const char *ns, const char *name, ch
 typedef int (*api_log_path_fn)(void *data, const char *ns, const char *pod, const char *uid,
                                const char *ctr, int restart, char *buf, size_t size);
 
+/* What a command run by api_exec_fn did: out/err malloc'ed (free()), may
+ * be NULL when empty; exit_code is the command's (-1 with timed_out). */
+struct api_exec_result {
+    char *out;
+    size_t out_len;
+    char *err;
+    size_t err_len;
+    int exit_code;
+    bool timed_out;
+};
+/* Runs argv (NULL-terminated) in container ctr of the pod with uid on this
+ * node, non-interactively, for at most timeout_ms. Blocking, called on the
+ * thread pool (must be thread-safe). 0 and *res filled whatever the exit
+ * code; ERR_NOTFOUND when that container is not running here. */
+typedef int (*api_exec_fn)(void *data, const char *uid, const char *ctr, const char *const *argv,
+                           int timeout_ms, struct api_exec_result *res, struct err *e);
+
+/* This node's latest resource-usage samples (the shape of
+ * agent_metrics_snapshot: {node: {cpu, memory, ts, window}, pods: {uid:
+ * {ts, window, containers: {name: {cpu, memory}}}}}, cpu in nanocores,
+ * memory in bytes, window in ms). Loop thread. A new reference, or NULL
+ * when there is no sample yet. */
+typedef json_t *(*api_metrics_fn)(void *data);
+
 struct api_config {
     const char *listen;       /* "IP:PORT"; NULL = API_DEFAULT_LISTEN */
     const char *cert_file;    /* node certificate chain (PEM), signed by the cluster CA */
@@ -81,6 +105,10 @@ struct api_config {
     const char *node_name;    /* this node (logs, /version) */
     api_log_path_fn log_path; /* NULL: this node has no container logs */
     void *log_path_data;
+    api_exec_fn exec; /* NULL: pods/NAME/exec on this node answers 400 */
+    void *exec_data;
+    api_metrics_fn metrics; /* NULL: this node samples no resource usage */
+    void *metrics_data;
 };
 
 /* Creates the API over c (borrowed; must outlive the api until api_close's
@@ -111,6 +139,16 @@ int api_port(struct api *a);
  * the api before consensus. */
 typedef void (*api_close_cb)(void *data);
 void api_close(struct api *a, api_close_cb cb, void *data);
+
+/* ---- GET /metrics, Prometheus text (api/h_prom.c) ---- */
+
+struct buf;
+/* Appends a module's metric families (lib/prom.h writer) to out, at scrape
+ * time, on the loop thread. For modules api cannot include (sched, agent). */
+typedef void (*api_prom_fn)(void *data, struct buf *out);
+/* Adds a source to /metrics. data is borrowed and must outlive a (the
+ * daemon closes the api first). At most 8 sources: ERR_NOMEM beyond. */
+int api_prom_add(struct api *a, api_prom_fn fn, void *data, struct err *e);
 
 /* ---- object helpers (for skiff init / join, which are proposers too) ---- */
 

@@ -267,6 +267,47 @@ static void defaults_cronjob(json_t *spec)
         false);
 }
 
+/* autoscaling/v2 SetDefaults_HorizontalPodAutoscaler: minReplicas 1, CPU
+ * at 80 % when no metric is given, and a behavior that is present gets
+ * every unset field of the default rules (scale up: 4 pods or 100 % per
+ * 15 s, no window; scale down: 100 % per 15 s, the window left unset so
+ * the controller's own default, 300 s, applies). An absent behavior stays
+ * absent: the controller then uses the same defaults. */
+static void defaults_hpa_rules(json_t *beh, const char *dir)
+{
+    json_t *r = sub(beh, dir);
+    bool up = strcmp(dir, "scaleUp") == 0;
+    if (r == NULL)
+        return;
+    def_str(r, "selectPolicy", "Max");
+    if (up) {
+        def_int(r, "stabilizationWindowSeconds", 0);
+        def(r, "policies",
+            json_pack("[{s:s, s:i, s:i}, {s:s, s:i, s:i}]", "type", "Pods", "value", 4,
+                      "periodSeconds", 15, "type", "Percent", "value", 100, "periodSeconds", 15));
+    } else {
+        def(r, "policies",
+            json_pack("[{s:s, s:i, s:i}]", "type", "Percent", "value", 100, "periodSeconds", 15));
+    }
+}
+
+static void defaults_hpa(json_t *spec)
+{
+    json_t *beh = json_object_get(spec, "behavior");
+    json_t *metrics = json_object_get(spec, "metrics");
+    def_int(spec, "minReplicas", 1);
+    if (metrics == NULL || json_is_null(metrics) ||
+        (json_is_array(metrics) && json_array_size(metrics) == 0))
+        json_object_set_new(spec, "metrics",
+                            json_pack("[{s:s, s:{s:s, s:{s:s, s:i}}}]", "type", "Resource",
+                                      "resource", "name", "cpu", "target", "type", "Utilization",
+                                      "averageUtilization", 80));
+    if (json_is_object(beh)) {
+        defaults_hpa_rules(beh, "scaleUp");
+        defaults_hpa_rules(beh, "scaleDown");
+    }
+}
+
 static void defaults_service(json_t *spec)
 {
     json_t *ports = json_object_get(spec, "ports"), *fams;
@@ -359,5 +400,7 @@ void api__defaults(const struct api_kind *k, json_t *obj)
         defaults_cronjob(spec);
     } else if (strcmp(kind, "Service") == 0) {
         defaults_service(spec);
+    } else if (strcmp(kind, "HorizontalPodAutoscaler") == 0) {
+        defaults_hpa(spec);
     }
 }

@@ -159,6 +159,29 @@ static json_t *agg_group(const char *group)
                      "Current");
 }
 
+/* metrics.k8s.io/v1beta1 (api/h_metrics.c) is no kind of the table: read
+ * only, never stored. kubectl top looks for it here before it asks. */
+static json_t *agg_metrics_group(void)
+{
+    return json_pack(
+        "{s:{s:s}, s:[{s:s, s:[{s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:[s, s]}, {s:s, s:{s:s, s:s, "
+        "s:s}, s:s, s:s, s:[s, s]}], s:s}]}",
+        "metadata", "name", "metrics.k8s.io", "versions", "version", "v1beta1", "resources",
+        "resource", "nodes", "responseKind", "group", "metrics.k8s.io", "version", "v1beta1",
+        "kind", "NodeMetrics", "scope", "Cluster", "singularResource", "", "verbs", "get", "list",
+        "resource", "pods", "responseKind", "group", "metrics.k8s.io", "version", "v1beta1", "kind",
+        "PodMetrics", "scope", "Namespaced", "singularResource", "", "verbs", "get", "list",
+        "freshness", "Current");
+}
+
+static json_t *legacy_metrics_group(void)
+{
+    return json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", "metrics.k8s.io", "versions",
+                     "groupVersion", "metrics.k8s.io/v1beta1", "version", "v1beta1",
+                     "preferredVersion", "groupVersion", "metrics.k8s.io/v1beta1", "version",
+                     "v1beta1");
+}
+
 /* Answers the aggregated form when asked for it; false when the plain one
  * should be served instead. core: /api (the core group) or /apis (the
  * others). */
@@ -178,6 +201,7 @@ static bool reply_aggregated(struct api_req *r, bool core)
         size_t n = groups(gs, 16), i;
         for (i = 0; i < n; i++)
             json_array_append_new(items, agg_group(gs[i]));
+        json_array_append_new(items, agg_metrics_group());
     }
     snprintf(apiv, sizeof apiv, "apidiscovery.k8s.io/%s", v);
     out = json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList", "apiVersion", apiv,
@@ -250,6 +274,7 @@ void api__h_apis(struct api_req *r)
     list = json_array();
     for (i = 0; list != NULL && i < n; i++)
         json_array_append_new(list, group_json(gs[i]));
+    json_array_append_new(list, legacy_metrics_group());
     api_reply_json(
         r, 200,
         json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", list));

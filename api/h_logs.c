@@ -3,8 +3,12 @@
  * asks that node's API (its address from the member record, its own node
  * certificate as the client credential: nodes may read). Both are blocking
  * (a file, an HTTPS request), so they run on the thread pool.
- * Parameters: container, previous, tailLines, limitBytes. follow is not
- * supported yet (answered as a plain read). */
+ * Parameters: container, previous, tailLines, limitBytes, follow.
+ *
+ * follow=true streams (chunked) what is there, then what the container
+ * writes next, until the pod is deleted or the client goes away (see
+ * api/h_logs_follow.c): across restarts (the next <restart>.log) and
+ * rotation (<n>.log copied to .log.1 and truncated). */
 #include "api/internal.h"
 
 #include <curl/curl.h>
@@ -23,6 +27,8 @@ struct log_job {
     const char *ca_pem;
     long tail_lines; /* -1: all */
     long limit_bytes;
+    bool follow;
+    struct api__follow_src src; /* follow: what to go on with */
     /* out */
     char *body;
     size_t len;
@@ -55,6 +61,7 @@ static void read_local(struct log_job *j)
     fseek(f, start, SEEK_SET);
     j->len = fread(j->body, 1, (size_t)(size - start), f);
     fclose(f);
+    j->src.offset = start + (long)j->len; /* a follow goes on from here */
     if (j->tail_lines >= 0) {
         /* the last N lines: walk back over N newlines (a final newline ends
          * the last line, it does not start a new one) */
@@ -142,7 +149,9 @@ static void on_job_done(struct api_req *r, int status)
         api_reply_error(r, status, "logs: interrupted");
         return;
     }
-    if (j->http == 200) {
+    if (j->http == 200 && j->follow) {
+        api__follow_local(r, &j->src, j->body ? j->body : "", j->len);
+    } else if (j->http == 200) {
         api_reply_raw(r, 200, "text/plain", j->body ? j->body : "", j->len);
     } else if (j->body != NULL && j->len > 0) {
         /* the other node's Status, as it answered */
@@ -239,6 +248,9 @@ void api__pod_log(struct api_req *r, const char *ns, const char *name)
     }
     prev = api_req_query(r, "previous");
     previous = prev != NULL && (strcmp(prev, "true") == 0 || strcmp(prev, "1") == 0);
+    prev = api_req_query(r, "follow");
+    /* the previous run does not grow: following it is a plain read */
+    j->follow = !previous && prev != NULL && (strcmp(prev, "true") == 0 || strcmp(prev, "1") == 0);
     node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
     uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
     statuses = json_object_get(json_object_get(pod, "status"), "containerStatuses");
@@ -259,6 +271,16 @@ void api__pod_log(struct api_req *r, const char *ns, const char *name)
                          "previous terminated container \"%s\" in pod \"%s\" not found", ctr, name);
         return;
     }
+    if (j->follow &&
+        (snprintf(j->src.ns, sizeof j->src.ns, "%s", ns) >= (int)sizeof j->src.ns ||
+         snprintf(j->src.name, sizeof j->src.name, "%s", name) >= (int)sizeof j->src.name ||
+         snprintf(j->src.uid, sizeof j->src.uid, "%s", uid ? uid : "") >= (int)sizeof j->src.uid ||
+         snprintf(j->src.ctr, sizeof j->src.ctr, "%s", ctr) >= (int)sizeof j->src.ctr)) {
+        json_decref(pod);
+        api_reply_status(r, 400, "BadRequest", "follow: names too long");
+        return;
+    }
+    j->src.restart = restarts;
     if (strcmp(node, api__node_name(r->api)) == 0) {
         if (api__log_path(r->api, ns, name, uid ? uid : "", ctr,
                           (int)(previous ? restarts - 1 : restarts), j->path,
@@ -291,11 +313,21 @@ void api__pod_log(struct api_req *r, const char *ns, const char *name)
                 n += snprintf(j->url + n, sizeof j->url - (size_t)n, "&tailLines=%ld",
                               j->tail_lines);
             if (n > 0 && (size_t)n < sizeof j->url && j->limit_bytes > 0)
-                snprintf(j->url + n, sizeof j->url - (size_t)n, "&limitBytes=%ld", j->limit_bytes);
+                n += snprintf(j->url + n, sizeof j->url - (size_t)n, "&limitBytes=%ld",
+                              j->limit_bytes);
+            if (n > 0 && (size_t)n < sizeof j->url && j->follow)
+                snprintf(j->url + n, sizeof j->url - (size_t)n, "&follow=true");
         }
         snprintf(j->cert, sizeof j->cert, "%s", api__cert_file(r->api));
         snprintf(j->key, sizeof j->key, "%s", api__key_file(r->api));
         j->ca_pem = api__ca_pem(r->api);
+        if (j->follow) {
+            /* streamed through from the loop (curl multi on a timer): no
+             * thread is held for as long as the client follows */
+            json_decref(pod);
+            api__follow_forward(r, j->url, j->cert, j->key, j->ca_pem);
+            return;
+        }
     }
     json_decref(pod);
     if (api_req_work(r, run_job, on_job_done, &e) != 0)

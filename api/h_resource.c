@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/netconf.h"
 #include "api/patch.h"
 #include "api/schema.h"
 #include "api/validate.h"
@@ -28,8 +29,6 @@
 #define WRITE_ATTEMPTS_MAX 8
 #define API_ALLOC_MAX      17 /* a ClusterIP + 16 node ports per Service */
 #define ALLOC_PREFIX       "/skiff/alloc/"
-#define SVC_NET            0x0A600000u /* 10.96.0.0/16: the service CIDR */
-#define SVC_NET_BITS       16
 #define NODEPORT_MIN       30000
 #define NODEPORT_MAX       32767
 #define SEGS_MAX           8
@@ -252,6 +251,10 @@ static bool read_now(struct api_req *r)
         return true;
     }
     if (query_true(r, "watch"))
+        return true;
+    /* the jepsen switch (api/server.c): no barrier, whatever this replica has */
+    bool api__unsafe_stale_reads(const struct api *a);
+    if (api__unsafe_stale_reads(r->api))
         return true;
     if (rv_s != NULL && rv_s[0] != '\0') {
         if (parse_u64(rv_s, &want) != 0) {
@@ -813,23 +816,33 @@ static bool alloc_service(struct api_req *r, struct write *w, json_t *obj)
     const char *ip = json_string_value(json_object_get(spec, "clusterIP"));
     const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
     char key[64], addr[INET_ADDRSTRLEN];
+    struct api_netconf nc;
+    uint32_t svc_net;
+    int svc_bits;
+    struct err ne;
     size_t i;
 
     w->n_alloc = 0;
     if (type != NULL && strcmp(type, "ExternalName") == 0)
         return true;
+    /* the service CIDR chosen at init (api/netconf.h) */
+    if (api_netconf_load(r->store, &nc, &ne) != 0 ||
+        api_cidr_parse(nc.service_cidr, &svc_net, &svc_bits, &ne) != 0) {
+        api_reply_status(r, 500, "InternalError", "service CIDR setting: %s", ne.msg);
+        return false;
+    }
     if (ip == NULL || strcmp(ip, "None") != 0) {
         uint32_t a = 0;
         struct in_addr in;
         if (ip != NULL && ip[0] != '\0') {
             if (inet_pton(AF_INET, ip, &in) != 1 ||
-                (ntohl(in.s_addr) >> (32 - SVC_NET_BITS)) != (SVC_NET >> (32 - SVC_NET_BITS))) {
+                (ntohl(in.s_addr) >> (32 - svc_bits)) != (svc_net >> (32 - svc_bits))) {
                 api_reply_status(r, 422, "Invalid",
                                  "Service \"%s\" is invalid: spec.clusterIPs: Invalid value: "
                                  "[]string{\"%s\"}: failed to allocate IP %s: the provided IP "
                                  "(%s) is not in the valid range. The range of valid IPs is "
-                                 "10.96.0.0/16",
-                                 name, ip, ip, ip);
+                                 "%s",
+                                 name, ip, ip, ip, nc.service_cidr);
                 return false;
             }
             a = ntohl(in.s_addr);
@@ -846,7 +859,7 @@ static bool alloc_service(struct api_req *r, struct write *w, json_t *obj)
             int tries;
             for (tries = 0; tries < 64; tries++) {
                 /* .0 is the network, .1 kept for the "kubernetes" Service */
-                a = SVC_NET | (2 + rand_u32() % ((1u << (32 - SVC_NET_BITS)) - 3));
+                a = svc_net | (2 + rand_u32() % ((1u << (32 - svc_bits)) - 3));
                 in.s_addr = htonl(a);
                 inet_ntop(AF_INET, &in, addr, sizeof addr);
                 snprintf(key, sizeof key, ALLOC_PREFIX "clusterip/%s", addr);

@@ -73,6 +73,7 @@ struct api_req {
     struct api__watch *watch__;
     const struct api_route *route__; /* matched route, kept across the auth barrier */
     void *arena__;                   /* list of api_req_alloc blocks */
+    uint64_t start_ns__;             /* uv_hrtime at arrival (latency metric) */
     struct api_req *next__, *prev__; /* api's live requests */
 };
 
@@ -292,6 +293,67 @@ int api__log_path(const struct api *a, const char *ns, const char *pod, const ch
                   const char *ctr, int restart, char *buf, size_t size);
 /* GET .../pods/NAME/log (api/h_logs.c) */
 void api__pod_log(struct api_req *r, const char *ns, const char *name);
+/* logs?follow=true (api/h_logs_follow.c): where a local follow goes on. */
+struct api__follow_src {
+    char ns[256], name[256], uid[128], ctr[256];
+    long restart; /* the run whose file is being read */
+    long offset;  /* bytes of it already sent */
+};
+/* Streams initial (len bytes, copied) then the file as it grows; the
+ * stream is the reply. */
+void api__follow_local(struct api_req *r, const struct api__follow_src *src, const char *initial,
+                       size_t len);
+/* Streams the answer of url (the pod's node's follow) through; strings
+ * copied. The stream, or the upstream's error, is the reply. */
+void api__follow_forward(struct api_req *r, const char *url, const char *cert, const char *key,
+                         const char *ca_pem);
+/* The api_config exec hook: false when this node has none. */
+bool api__exec_hook(const struct api *a, api_exec_fn *fn, void **data);
+/* The loop the api runs on (timers of streaming handlers). */
+uv_loop_t *api__loop(const struct api *a);
+/* Registers POST .../pods/NAME/exec (api/h_exec.c); api_new calls it. */
+int api__exec_routes_add(struct api *a, struct err *e);
+
+/* ---- /metrics (api/h_prom.c): counters kept in struct api ---- */
+#define API_PROM_SOURCES_MAX 8
+#define API_PROM_SERIES_MAX  64 /* (verb, code) pairs; later ones count as code 0 */
+enum {
+    API_VERB_GET,
+    API_VERB_LIST,
+    API_VERB_WATCH,
+    API_VERB_POST,
+    API_VERB_PUT,
+    API_VERB_PATCH,
+    API_VERB_DELETE,
+    API_VERB_OTHER,
+    API_VERB__COUNT
+};
+struct api__prom {
+    struct {
+        api_prom_fn fn;
+        void *data;
+    } src[API_PROM_SOURCES_MAX];
+    size_t n_src;
+    struct {
+        int verb, code;
+        uint64_t n;
+    } reqs[API_PROM_SERIES_MAX];
+    size_t n_reqs;
+    struct prom_hist latency[API_VERB__COUNT]; /* zeroed: default buckets */
+};
+/* The api's metrics state (api/server.c owns the memory). */
+struct api__prom *api__prom(struct api *a);
+/* Open watch streams right now. */
+size_t api__watch_count(struct api *a);
+/* Counts a reply (api_reply_raw calls it; a watch stream when it ends). */
+void api__prom_observe(struct api_req *r, int http_status);
+/* The apiserver's verb of a request: API_VERB_LIST for a GET of a known
+ * kind's collection, API_VERB_WATCH for ?watch=1|true (watch: the value of
+ * that parameter or NULL), else the HTTP method. Its label: "GET", "LIST"... */
+int api__prom_verb(const char *method, const char *path, const char *watch);
+const char *api__prom_verb_name(int verb);
+/* Registers GET /metrics; api_new calls it. */
+int api__prom_routes_add(struct api *a, struct err *e);
 
 /* ---- join and tokens (api/join.c) ---- */
 
@@ -299,5 +361,14 @@ void api__pod_log(struct api_req *r, const char *ns, const char *name);
 const char *api__ca_file(struct api *a);
 /* Registers the join and token routes; api_new calls it. */
 int api__join_routes_add(struct api *a, struct err *e);
+
+/* ---- autoscaling/v1 HorizontalPodAutoscaler (api/h_hpa_v1.c) ---- */
+
+/* v1 (targetCPUUtilizationPercentage) -> v2 and back; new references
+ * (NULL on no memory), the argument borrowed. */
+json_t *api__hpa_v1_to_v2(const json_t *v1);
+json_t *api__hpa_v2_to_v1(const json_t *v2);
+/* Registers POST and GET of v1 HPAs; api_new calls it. */
+int api__hpa_v1_routes_add(struct api *a, struct err *e);
 
 #endif

@@ -893,6 +893,82 @@ OBJ(CronJobStatus, BATCH "CronJobStatus",
 OBJ(CronJob, BATCH "CronJob", "CronJob represents the configuration of a single cron job.",
     ROOT_HEAD, F("spec", CronJobSpec), F("status", CronJobStatus));
 
+/* ---- autoscaling/v2 ---- */
+
+#define AS2 "io.k8s.api.autoscaling.v2."
+
+OBJ(CrossVersionObjectReference, AS2 "CrossVersionObjectReference",
+    "CrossVersionObjectReference contains enough information to let you identify the referred "
+    "resource.",
+    FR("kind", t_str), FR("name", t_str), F("apiVersion", t_str));
+OBJ(MetricTarget, AS2 "MetricTarget",
+    "MetricTarget defines the target value, average value, or average utilization of a specific "
+    "metric",
+    FR("type", t_str), F("value", t_qty), F("averageValue", t_qty), F("averageUtilization", t_i32));
+OBJ(MetricValueStatus, AS2 "MetricValueStatus",
+    "MetricValueStatus holds the current value for a metric", F("value", t_qty),
+    F("averageValue", t_qty), F("averageUtilization", t_i32));
+OBJ(ResourceMetricSource, AS2 "ResourceMetricSource",
+    "ResourceMetricSource indicates how to scale on a resource metric known to Kubernetes.",
+    FR("name", t_str), FR("target", MetricTarget));
+OBJ(ContainerResourceMetricSource, AS2 "ContainerResourceMetricSource",
+    "ContainerResourceMetricSource indicates how to scale on a resource metric known to "
+    "Kubernetes.",
+    FR("name", t_str), FR("target", MetricTarget), FR("container", t_str));
+/* Pods, Object and External sources decode (FREE) but skiff has no custom
+ * metrics pipeline: validation refuses them. */
+OBJ(MetricSpec, AS2 "MetricSpec", "MetricSpec specifies how to scale based on a single metric.",
+    FR("type", t_str), F("resource", ResourceMetricSource),
+    F("containerResource", ContainerResourceMetricSource), F("pods", t_free), F("object", t_free),
+    F("external", t_free));
+ARR(a_MetricSpec, MetricSpec);
+OBJ(HPAScalingPolicy, AS2 "HPAScalingPolicy",
+    "HPAScalingPolicy is a single policy which must hold true for a specified past interval.",
+    FR("type", t_str), FR("value", t_i32), FR("periodSeconds", t_i32));
+ARR(a_HPAScalingPolicy, HPAScalingPolicy);
+OBJ(HPAScalingRules, AS2 "HPAScalingRules",
+    "HPAScalingRules configures the scaling behavior for one direction.",
+    F("stabilizationWindowSeconds", t_i32), F("selectPolicy", t_str),
+    F("policies", a_HPAScalingPolicy), F("tolerance", t_qty));
+OBJ(HorizontalPodAutoscalerBehavior, AS2 "HorizontalPodAutoscalerBehavior",
+    "HorizontalPodAutoscalerBehavior configures the scaling behavior of the target in both Up "
+    "and Down directions (scaleUp and scaleDown fields respectively).",
+    F("scaleUp", HPAScalingRules), F("scaleDown", HPAScalingRules));
+OBJ(HorizontalPodAutoscalerSpec, AS2 "HorizontalPodAutoscalerSpec",
+    "HorizontalPodAutoscalerSpec describes the desired functionality of the "
+    "HorizontalPodAutoscaler.",
+    FR("scaleTargetRef", CrossVersionObjectReference), F("minReplicas", t_i32),
+    FR("maxReplicas", t_i32), F("metrics", a_MetricSpec),
+    F("behavior", HorizontalPodAutoscalerBehavior));
+OBJ(ResourceMetricStatus, AS2 "ResourceMetricStatus",
+    "ResourceMetricStatus indicates the current value of a resource metric known to Kubernetes.",
+    FR("name", t_str), FR("current", MetricValueStatus));
+OBJ(ContainerResourceMetricStatus, AS2 "ContainerResourceMetricStatus",
+    "ContainerResourceMetricStatus indicates the current value of a resource metric known to "
+    "Kubernetes.",
+    FR("name", t_str), FR("current", MetricValueStatus), FR("container", t_str));
+OBJ(MetricStatus, AS2 "MetricStatus",
+    "MetricStatus describes the last-read state of a single metric.", FR("type", t_str),
+    F("resource", ResourceMetricStatus), F("containerResource", ContainerResourceMetricStatus),
+    F("pods", t_free), F("object", t_free), F("external", t_free));
+ARR(a_MetricStatus, MetricStatus);
+OBJ(HorizontalPodAutoscalerCondition, AS2 "HorizontalPodAutoscalerCondition",
+    "HorizontalPodAutoscalerCondition describes the state of a HorizontalPodAutoscaler at a "
+    "certain point.",
+    FR("type", t_str), FR("status", t_str), F("lastTransitionTime", t_time), F("reason", t_str),
+    F("message", t_str));
+ARR(a_HorizontalPodAutoscalerCondition, HorizontalPodAutoscalerCondition);
+OBJ(HorizontalPodAutoscalerStatus, AS2 "HorizontalPodAutoscalerStatus",
+    "HorizontalPodAutoscalerStatus describes the current status of a horizontal pod autoscaler.",
+    F("observedGeneration", t_i64), F("lastScaleTime", t_time), F("currentReplicas", t_i32),
+    FR("desiredReplicas", t_i32), F("currentMetrics", a_MetricStatus),
+    FK("conditions", a_HorizontalPodAutoscalerCondition, "type", "merge"));
+OBJ(HorizontalPodAutoscaler, AS2 "HorizontalPodAutoscaler",
+    "HorizontalPodAutoscaler is the configuration for a horizontal pod autoscaler, which "
+    "automatically manages the replica count of any resource implementing the scale subresource "
+    "based on the metrics specified.",
+    ROOT_HEAD, F("spec", HorizontalPodAutoscalerSpec), F("status", HorizontalPodAutoscalerStatus));
+
 /* ---- coordination.k8s.io/v1 ---- */
 
 OBJ(LeaseSpec, COORD "LeaseSpec", "LeaseSpec is a specification of a Lease.",
@@ -949,6 +1025,7 @@ static const struct {
     {"apps", "DaemonSet", &DaemonSet},
     {"batch", "Job", &Job},
     {"batch", "CronJob", &CronJob},
+    {"autoscaling", "HorizontalPodAutoscaler", &HorizontalPodAutoscaler},
     {"coordination.k8s.io", "Lease", &Lease},
 };
 

@@ -40,8 +40,16 @@ struct api {
     struct cons *cons;
     char *listen, *cert_file, *key_file, *ca_file, *node_name;
     char *ca_pem; /* read once at api_new: serving it must not block the loop */
+    /* SKIFF_UNSAFE_STALE_READS=1 at api_new: GETs skip the read barrier.
+     * Broken on purpose, for jepsen to prove it catches stale reads */
+    bool unsafe_stale_reads;
     api_log_path_fn log_path;
     void *log_path_data;
+    api_exec_fn exec;
+    void *exec_data;
+    api_metrics_fn metrics;
+    void *metrics_data;
+    struct api__prom prom; /* /metrics counters and sources (api/h_prom.c) */
     SSL_CTX *ssl;
     h2o_globalconf_t config;
     h2o_context_t ctx;
@@ -85,9 +93,36 @@ int api__log_path(const struct api *a, const char *ns, const char *pod, const ch
     return a->log_path(a->log_path_data, ns, pod, uid, ctr, restart, buf, size);
 }
 
+bool api__exec_hook(const struct api *a, api_exec_fn *fn, void **data)
+{
+    *fn = a->exec;
+    *data = a->exec_data;
+    return a->exec != NULL;
+}
+
+/* api/h_metrics.c (declared here and there, not in internal.h) */
+json_t *api__metrics_snapshot(const struct api *a);
+int api__metrics_routes_add(struct api *a, struct err *e);
+
+json_t *api__metrics_snapshot(const struct api *a)
+{
+    return a->metrics != NULL ? a->metrics(a->metrics_data) : NULL;
+}
+
+uv_loop_t *api__loop(const struct api *a)
+{
+    return a->loop;
+}
+
 const char *api__cert_file(const struct api *a)
 {
     return a->cert_file;
+}
+
+bool api__unsafe_stale_reads(const struct api *a);
+bool api__unsafe_stale_reads(const struct api *a)
+{
+    return a->unsafe_stale_reads;
 }
 
 const char *api__key_file(const struct api *a)
@@ -193,8 +228,10 @@ static void on_pool_dispose(void *p)
     struct api_req *r = *(struct api_req **)p;
     LOG_DEBUG("api", "req_disposed", "replied=%d", (int)r->replied__);
     r->h2o__ = NULL;
-    if (r->watch__ != NULL)
+    if (r->watch__ != NULL) {
+        api__prom_observe(r, 200); /* a watch stream is counted when it ends, as the apiserver */
         api__watch_dispose(r);
+    }
     req_unref(r);
 }
 
@@ -242,6 +279,7 @@ void api_reply_raw(struct api_req *r, int http_status, const char *content_type,
     h2o_req_t *req = r->h2o__;
     assert(!r->replied__);
     r->replied__ = true;
+    api__prom_observe(r, http_status);
     if (req == NULL)
         return;
     req->res.status = http_status;
@@ -731,6 +769,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r->cons = a->cons;
     r->store = cons_store(a->cons);
     r->h2o__ = req;
+    r->start_ns__ = uv_hrtime();
     r->refs__ = 2; /* the h2o request + this call (see on_op_done) */
     r->next__ = a->reqs;
     if (a->reqs != NULL)
@@ -866,6 +905,16 @@ int api_new(uv_loop_t *loop, struct cons *c, const struct api_config *cfg, struc
     a->node_name = strdup(cfg->node_name ? cfg->node_name : "");
     a->log_path = cfg->log_path;
     a->log_path_data = cfg->log_path_data;
+    a->unsafe_stale_reads = getenv("SKIFF_UNSAFE_STALE_READS") != NULL &&
+                            strcmp(getenv("SKIFF_UNSAFE_STALE_READS"), "1") == 0;
+    if (a->unsafe_stale_reads)
+        LOG_WARN("api", "unsafe_stale_reads",
+                 "msg=\"SKIFF_UNSAFE_STALE_READS=1: GETs skip the read barrier and may return "
+                 "STALE data; for jepsen only, never in production\"");
+    a->exec = cfg->exec;
+    a->exec_data = cfg->exec_data;
+    a->metrics = cfg->metrics;
+    a->metrics_data = cfg->metrics_data;
     if (a->listen == NULL || a->node_name == NULL) {
         api_free(a);
         return err_setf(e, ERR_NOMEM, "api: out of memory");
@@ -902,6 +951,14 @@ int api_new(uv_loop_t *loop, struct cons *c, const struct api_config *cfg, struc
     uv_timer_init(loop, &a->final_timer);
     a->final_timer.data = a;
     rv = api__join_routes_add(a, e);
+    if (rv == 0)
+        rv = api__exec_routes_add(a, e);
+    if (rv == 0)
+        rv = api__metrics_routes_add(a, e);
+    if (rv == 0)
+        rv = api__prom_routes_add(a, e);
+    if (rv == 0)
+        rv = api__hpa_v1_routes_add(a, e);
     if (rv != 0) {
         api_close(a, NULL, NULL);
         return rv;
@@ -1088,6 +1145,19 @@ void api_close(struct api *a, api_close_cb cb, void *data)
 const char *api__ca_file(struct api *a)
 {
     return a->ca_file;
+}
+
+struct api__prom *api__prom(struct api *a)
+{
+    return &a->prom;
+}
+
+size_t api__watch_count(struct api *a)
+{
+    size_t n = 0;
+    for (struct api_req *r = a->reqs; r != NULL; r = r->next__)
+        n += r->watch__ != NULL;
+    return n;
 }
 
 void api_stats(struct api *a, size_t *conns, size_t *reqs, bool *listener_open)

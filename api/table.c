@@ -1238,6 +1238,95 @@ static void ns_cells(const json_t *ns, struct cells *c)
     put_age(c, meta_str(ns, "creationTimestamp"));
 }
 
+static const struct col hpa_cols[] = {
+    C_NAME,
+    {"Reference", "string", "", 0,
+     "scaleTargetRef points to the target resource to scale, and is used to the pods for which "
+     "metrics should be collected, as well as to actually change the replica count."},
+    {"Targets", "string", "", 0,
+     "metrics contains the specifications for which to use to calculate the desired replica "
+     "count (the maximum replica count across all metrics will be used)."},
+    {"MinPods", "string", "", 0,
+     "minReplicas is the lower limit for the number of replicas to which the autoscaler can "
+     "scale down."},
+    {"MaxPods", "string", "", 0,
+     "maxReplicas is the upper limit for the number of replicas to which the autoscaler can "
+     "scale up."},
+    {"Replicas", "string", "", 0,
+     "currentReplicas is current number of replicas of pods managed by this autoscaler, as last "
+     "seen by the autoscaler."},
+    C_AGE,
+};
+
+/* kubectl's formatHPAMetrics for Resource metrics: "cpu: 20%/50%",
+ * "memory: 100Mi/200Mi", "<unknown>" until the controller has measured;
+ * two shown, then "+ N more..." */
+static void hpa_sb_addf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void hpa_sb_addf(struct sb *b, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        sb_add(b, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static void put_hpa_targets(struct cells *c, const json_t *specs, const json_t *statuses)
+{
+    struct sb b = {0};
+    size_t i, shown = 0;
+    for (i = 0; i < json_array_size(specs); i++) {
+        const json_t *res = get(json_array_get(specs, i), "resource"), *t = get(res, "target");
+        const json_t *cur = get2(json_array_get(statuses, i), "resource", "current");
+        const char *name = str_or(res, "name", "");
+        if (shown == 2) {
+            hpa_sb_addf(&b, " + %zu more...", json_array_size(specs) - shown);
+            break;
+        }
+        hpa_sb_addf(&b, "%s%s: ", shown ? ", " : "", name);
+        if (get(t, "averageValue") != NULL) {
+            const char *cv = json_string_value(get(cur, "averageValue"));
+            const char *tv = json_string_value(get(t, "averageValue"));
+            hpa_sb_addf(&b, "%s/%s", cv ? cv : "<unknown>", tv ? tv : "");
+        } else {
+            const json_t *cu = get(cur, "averageUtilization"), *tu = get(t, "averageUtilization");
+            if (json_is_integer(cu))
+                hpa_sb_addf(&b, "%lld%%", (long long)json_integer_value(cu));
+            else
+                hpa_sb_addf(&b, "<unknown>");
+            if (json_is_integer(tu))
+                hpa_sb_addf(&b, "/%lld%%", (long long)json_integer_value(tu));
+            else
+                hpa_sb_addf(&b, "/<auto>");
+        }
+        shown++;
+    }
+    put_sb(c, &b, "<none>");
+}
+
+static void hpa_cells(const json_t *hpa, struct cells *c)
+{
+    const json_t *spec = get(hpa, "spec"), *status = get(hpa, "status");
+    const json_t *ref = get(spec, "scaleTargetRef"), *mn = get(spec, "minReplicas");
+    char buf[320], num[24];
+    snprintf(buf, sizeof buf, "%s/%s", str_or(ref, "kind", ""), str_or(ref, "name", ""));
+    put_s(c, meta_str(hpa, "name"));
+    put_s(c, buf);
+    put_hpa_targets(c, get(spec, "metrics"), get(status, "currentMetrics"));
+    if (json_is_integer(mn)) {
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(mn));
+        put_s(c, num);
+    } else {
+        put_s(c, "<unset>");
+    }
+    put_i(c, json_integer_value(get(spec, "maxReplicas")));
+    put_i(c, json_integer_value(get(status, "currentReplicas")));
+    put_age(c, meta_str(hpa, "creationTimestamp"));
+}
+
 static void lease_cells(const json_t *l, struct cells *c)
 {
     put_s(c, meta_str(l, "name"));
@@ -1280,6 +1369,7 @@ static const struct printer printers[] = {
     PRINTER("Node", node_cols, node_cells, NULL),
     PRINTER("Namespace", ns_cols, ns_cells, NULL),
     PRINTER("Lease", lease_cols, lease_cells, NULL),
+    PRINTER("HorizontalPodAutoscaler", hpa_cols, hpa_cells, NULL),
 };
 
 static const struct printer default_printer = PRINTER("", default_cols, default_cells, NULL);

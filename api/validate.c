@@ -2643,6 +2643,150 @@ static void check_node(const json_t *obj, struct api_ferrs *fe)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* autoscaling/v2 HorizontalPodAutoscaler (as the apiserver's
+ * pkg/apis/autoscaling/validation; skiff serves Resource metrics only)  */
+
+static void check_path_segment(struct api_ferrs *fe, const char *path, const char *v)
+{
+    /* apimachinery's IsValidPathSegmentName */
+    if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
+        char m[64];
+        snprintf(m, sizeof m, "may not be '%s'", v);
+        e_invalid_s(fe, path, v, m);
+        return;
+    }
+    if (strchr(v, '/') != NULL)
+        e_invalid_s(fe, path, v, "may not contain '/'");
+    if (strchr(v, '%') != NULL)
+        e_invalid_s(fe, path, v, "may not contain '%'");
+}
+
+static void check_hpa_target(struct api_ferrs *fe, const json_t *t, const char *path)
+{
+    static const char *const types[] = {"Utilization", "AverageValue", NULL};
+    const char *type = jstr(t, "type");
+    char p[PATHSZ], vb[VALSZ];
+    long long u;
+    api__qty qv;
+    if (type == NULL || type[0] == '\0')
+        e_required(fe, pc(p, path, "type"), "must specify a metric target type");
+    else if (!str_in(type, types))
+        e_unsupported(fe, pc(p, path, "type"), type, types);
+    if (json_object_get(t, "averageValue") != NULL &&
+        (api__qty_parse(json_object_get(t, "averageValue"), &qv) != NULL || qv <= 0))
+        e_invalid_raw(fe, pc(p, path, "averageValue"),
+                      qty_str(vb, json_object_get(t, "averageValue")), "must be positive");
+    if (jint(t, "averageUtilization", &u) && u < 1)
+        e_invalid_i(fe, pc(p, path, "averageUtilization"), u, "must be greater than 0");
+    if (json_object_get(t, "averageUtilization") == NULL &&
+        json_object_get(t, "averageValue") == NULL)
+        e_required(fe, pc(p, path, "averageUtilization"),
+                   "must set either a target raw value or a target utilization");
+    if (json_object_get(t, "averageUtilization") != NULL &&
+        json_object_get(t, "averageValue") != NULL)
+        e_invalid_raw(fe, pc(p, path, "averageValue"),
+                      qty_str(vb, json_object_get(t, "averageValue")),
+                      "may not set both a target raw value and a target utilization");
+}
+
+static void check_hpa_rules(struct api_ferrs *fe, const json_t *r, const char *path)
+{
+    static const char *const selects[] = {"Disabled", "Max", "Min", NULL};
+    static const char *const ptypes[] = {"Percent", "Pods", NULL};
+    const json_t *pols = jarr(r, "policies");
+    const char *sel = jstr(r, "selectPolicy");
+    char p[PATHSZ], p2[PATHSZ], p3[PATHSZ];
+    long long v;
+    size_t i;
+    if (!json_is_object(r))
+        return;
+    if (jint(r, "stabilizationWindowSeconds", &v) && v < 0)
+        e_invalid_i(fe, pc(p, path, "stabilizationWindowSeconds"), v,
+                    "must be greater than or equal to zero");
+    else if (jint(r, "stabilizationWindowSeconds", &v) && v > 3600)
+        e_invalid_i(fe, pc(p, path, "stabilizationWindowSeconds"), v,
+                    "must be less than or equal to 3600");
+    if (sel != NULL && !str_in(sel, selects))
+        e_unsupported(fe, pc(p, path, "selectPolicy"), sel, selects);
+    /* an absent list is defaulted (api/defaults.c); an explicit [] is not */
+    if (pols != NULL && json_array_size(pols) == 0)
+        e_required(fe, pc(p, path, "policies"), "must specify at least one Policy");
+    for (i = 0; i < json_array_size(pols); i++) {
+        const json_t *pol = json_array_get(pols, i);
+        const char *type = jstr(pol, "type");
+        pi(p2, pc(p, path, "policies"), i);
+        if (type == NULL || !str_in(type, ptypes))
+            e_unsupported(fe, pc(p3, p2, "type"), type ? type : "", ptypes);
+        if (!jint(pol, "value", &v) || v <= 0)
+            e_invalid_i(fe, pc(p3, p2, "value"), jint(pol, "value", &v) ? v : 0,
+                        "must be greater than zero");
+        if (!jint(pol, "periodSeconds", &v) || v <= 0)
+            e_invalid_i(fe, pc(p3, p2, "periodSeconds"), jint(pol, "periodSeconds", &v) ? v : 0,
+                        "must be greater than zero");
+        else if (v > 1800)
+            e_invalid_i(fe, pc(p3, p2, "periodSeconds"), v, "must be less than or equal to 1800");
+    }
+}
+
+static void check_hpa(const json_t *obj, struct api_ferrs *fe)
+{
+    static const char *const mtypes[] = {"Resource", NULL};
+    static const char *const rnames[] = {"cpu", "memory", NULL};
+    const json_t *spec = jobj(obj, "spec"), *ref = jobj(spec, "scaleTargetRef");
+    const json_t *metrics = jarr(spec, "metrics"), *beh = jobj(spec, "behavior");
+    const char *kind = jstr(ref, "kind"), *name = jstr(ref, "name");
+    size_t before = fe->n + fe->dropped, i;
+    long long mn = 1, mx = 0;
+    bool has_min = jint(spec, "minReplicas", &mn);
+    char p[PATHSZ], p2[PATHSZ], p3[PATHSZ];
+
+    if (has_min && mn < 1)
+        e_invalid_i(fe, "spec.minReplicas", mn, "must be greater than or equal to 1");
+    if (jint(spec, "maxReplicas", &mx) && mx < 1)
+        e_invalid_i(fe, "spec.maxReplicas", mx, "must be greater than 0");
+    if (has_min && jint(spec, "maxReplicas", &mx) && mx < mn)
+        e_invalid_i(fe, "spec.maxReplicas", mx, "must be greater than or equal to `minReplicas`");
+    if (kind == NULL || kind[0] == '\0')
+        e_required(fe, "spec.scaleTargetRef.kind", "");
+    else
+        check_path_segment(fe, "spec.scaleTargetRef.kind", kind);
+    if (name == NULL || name[0] == '\0')
+        e_required(fe, "spec.scaleTargetRef.name", "");
+    else
+        check_path_segment(fe, "spec.scaleTargetRef.name", name);
+    if (fe->n + fe->dropped != before)
+        return; /* as the apiserver: metrics and behavior only on a sound reference */
+    for (i = 0; i < json_array_size(metrics); i++) {
+        const json_t *m = json_array_get(metrics, i), *res = jobj(m, "resource");
+        const char *type = jstr(m, "type"), *rn = jstr(res, "name");
+        pi(p, "spec.metrics", i);
+        if (type == NULL || type[0] == '\0') {
+            e_required(fe, pc(p2, p, "type"), "must specify a metric source type");
+            continue;
+        }
+        if (!str_in(type, mtypes)) {
+            e_unsupported(fe, pc(p2, p, "type"), type, mtypes);
+            continue;
+        }
+        if (res == NULL) {
+            e_required(fe, pc(p2, p, "resource"),
+                       "must populate information for the given metric source");
+            continue;
+        }
+        pc(p2, p, "resource");
+        if (rn == NULL || rn[0] == '\0')
+            e_required(fe, pc(p3, p2, "name"), "must specify a resource name");
+        else if (!str_in(rn, rnames))
+            e_unsupported(fe, pc(p3, p2, "name"), rn, rnames);
+        check_hpa_target(fe, jobj(res, "target"), pc(p3, p2, "target"));
+    }
+    if (fe->n + fe->dropped != before)
+        return;
+    check_hpa_rules(fe, jobj(beh, "scaleUp"), "spec.behavior.scaleUp");
+    check_hpa_rules(fe, jobj(beh, "scaleDown"), "spec.behavior.scaleDown");
+}
+
 static void check_lease(const json_t *obj, struct api_ferrs *fe)
 {
     const json_t *spec = jobj(obj, "spec");
@@ -2690,5 +2834,7 @@ size_t api__validate(const struct api_kind *k, const json_t *obj, const json_t *
         check_node(obj, fe);
     else if (strcmp(kind, "Lease") == 0)
         check_lease(obj, fe);
+    else if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
+        check_hpa(obj, fe);
     return fe->n + fe->dropped - before;
 }

@@ -27,10 +27,12 @@
  *                paces the writes at R per second instead
  *   etcd-watch   the same with W POST {watch-url}/v3/watch streams on
  *                --prefix and v3 puts through --url
+ *   http-get     GET {url} as it is (plain HTTP or HTTPS): a Service's
+ *                ClusterIP against a pod's own address
  * --no-reuse opens a new connection (and TLS handshake) per request.
  *
  * Output, one line each:
- *   closed loop (skiff, etcd, skiff-pod, skiff-get, etcd-get):
+ *   closed loop (skiff, etcd, skiff-pod, skiff-get, etcd-get, http-get):
  *     RESULT ok=N errors=N elapsed_s=F rps=F p50_ms=F p90_ms=F p99_ms=F max_ms=F
  *   list, etcd-range (one sample = one whole list, all pages; the time is
  *   the sum of the transfers, the client's JSON parse is not in it):
@@ -75,12 +77,13 @@ enum mode {
     MODE_ETCD_RANGE,
     MODE_WATCH_FANOUT,
     MODE_ETCD_WATCH,
+    MODE_HTTP_GET,
     MODE_COUNT,
 };
 
 static const char *const mode_names[MODE_COUNT] = {
     "skiff", "etcd",       "skiff-pod",    "skiff-get",  "etcd-get",
-    "list",  "etcd-range", "watch-fanout", "etcd-watch",
+    "list",  "etcd-range", "watch-fanout", "etcd-watch", "http-get",
 };
 
 struct opts {
@@ -458,6 +461,9 @@ static void prepare(struct slot *s)
                  name);
         snprintf(url, sizeof url, "%s/api/v1/namespaces/default/pods", base);
         set_post(s, url);
+        break;
+    case MODE_HTTP_GET:
+        set_get(s, base);
         break;
     case MODE_SKIFF_GET:
         snprintf(url, sizeof url, "%s/api/v1/namespaces/default/pods/%s%s%s", base, name,
@@ -1092,7 +1098,7 @@ static void usage(void)
             "               [--watchers N] [--watch-url URL] [--watch-rv RV] [--drain-s S]\n"
             "               [--rate WRITES_PER_S]\n"
             "MODE: skiff etcd skiff-pod skiff-get etcd-get list etcd-range watch-fanout "
-            "etcd-watch\n");
+            "etcd-watch http-get\n");
     exit(2);
 }
 

@@ -584,3 +584,21 @@ echo '```' >>"$ROOT/bench/RESULTS.md"
 echo "build/rel/bench/sched_bench $([ "$QUICK" -eq 1 ] && echo --quick)" >>"$ROOT/bench/RESULTS.md"
 "$ROOT/build/rel/bench/sched_bench" $([ "$QUICK" -eq 1 ] && echo --quick) | tee -a "$ROOT/bench/RESULTS.md" || exit 1
 echo '```' >>"$ROOT/bench/RESULTS.md"
+# the data path (root: network namespaces, runc): pod start next to plain
+# runc, the Service VIP next to the pod's own address, and the nftables
+# rule update for 1,000 Services x 10 endpoints; each appended as it printed
+if [ "$(id -u)" = 0 ]; then
+    for b in "bench/podstart.sh $([ "$QUICK" -eq 1 ] && echo --quick) --skiff $ROOT/skiff" \
+        "bench/podstart.sh $([ "$QUICK" -eq 1 ] && echo --quick) --pod-network --skiff $ROOT/skiff" \
+        "bench/net.sh $([ "$QUICK" -eq 1 ] && echo '--secs 3 --services 200')"; do
+        {
+            echo "## $(echo "$b" | cut -d' ' -f1): $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores"
+            echo '```'
+            echo "$b" | sed "s#$ROOT/##g"
+            (cd "$ROOT" && $b 2>&1)
+            echo '```'
+        } | tee -a "$ROOT/bench/RESULTS.md"
+    done
+else
+    log "not root: skipping bench/podstart.sh and bench/net.sh"
+fi

@@ -14,6 +14,7 @@ static void usage(FILE *f)
                "  init      create a cluster and run its first node\n"
                "  join      join a running cluster with a token and run the node\n"
                "  run       restart an existing node from its data dir\n"
+               "  up        start a local cluster of N nodes in network namespaces (down, reset)\n"
                "  token     create, list or revoke join tokens\n"
                "  get       list or show objects of any kind (-o wide|yaml|json|name, -w)\n"
                "  describe  show one object in detail\n"
@@ -21,7 +22,9 @@ static void usage(FILE *f)
                "  create    create objects from manifests, or a configmap, secret, namespace\n"
                "  delete    delete objects by manifest, name, label selector or --all\n"
                "  scale     set the replicas of a deployment or replicaset\n"
+               "  autoscale create a HorizontalPodAutoscaler for a deployment or replicaset\n"
                "  logs      print a container's output\n"
+               "  exec      run a command in a running container\n"
                "  image     import, list or remove images in this node's store\n"
                "  rollout   status, history, undo, pause, resume or restart a deployment rollout\n"
                "  cluster   cluster status\n"
@@ -58,14 +61,24 @@ int cli_main(int argc, char **argv)
         return cli_describe(argc - 1, argv + 1);
     if (strcmp(argv[1], "scale") == 0)
         return cli_scale(argc - 1, argv + 1);
+    if (strcmp(argv[1], "autoscale") == 0)
+        return cli_autoscale(argc - 1, argv + 1);
     if (strcmp(argv[1], "logs") == 0)
         return cli_logs(argc - 1, argv + 1);
+    if (strcmp(argv[1], "exec") == 0)
+        return cli_exec(argc - 1, argv + 1);
     if (strcmp(argv[1], "image") == 0)
         return cli_image(argc - 1, argv + 1);
     if (strcmp(argv[1], "rollout") == 0)
         return cli_rollout(argc - 1, argv + 1);
     if (strcmp(argv[1], "token") == 0)
         return cli_token(argc - 1, argv + 1);
+    if (strcmp(argv[1], "up") == 0)
+        return cli_up(argc - 1, argv + 1);
+    if (strcmp(argv[1], "down") == 0)
+        return cli_down(argc - 1, argv + 1);
+    if (strcmp(argv[1], "reset") == 0)
+        return cli_reset(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0) {
         printf("skiff 0.1.0\n");
         return 0;

@@ -25,8 +25,11 @@
 #include <openssl/rand.h>
 
 #include "agent/agent.h"
+#include "agent/metrics.h"
 #include "api/api.h"
+#include "api/netconf.h"
 #include "cli/daemon.h"
+#include "cli/hpa_metrics.h"
 #include "consensus/consensus.h"
 #include "lib/log.h"
 #include "lib/pki.h"
@@ -40,6 +43,8 @@ struct daemon {
     struct api *api;
     struct sched *sched;
     struct agent *agent;
+    struct agent_metrics *metrics;      /* NULL until running */
+    struct cli_hpa_metrics hpa_metrics; /* the HPA controller's source (read from threads) */
     uv_signal_t sigint, sigterm;
     uv_timer_t trim;
     uv_timer_t stop_watchdog;
@@ -47,6 +52,7 @@ struct daemon {
     char data_dir[1024];
     struct node_conf conf;
     bool bootstrapping; /* init: write the first objects once leader */
+    struct api_netconf netconf; /* init: the cluster's network settings */
     struct cons_propose boot;
     char *boot_token; /* init: the first join token, written to DIR/join-token */
     char *admin_token;
@@ -92,10 +98,19 @@ static void on_api_closed(void *data)
 {
     struct daemon *d = data;
     d->api = NULL;
+    agent_metrics_close(d->metrics); /* frees itself once its walk is done */
+    d->metrics = NULL;
     if (d->agent)
         agent_close(d->agent, on_agent_closed, d);
     else
         on_agent_closed(d);
+}
+
+/* api_metrics_fn: the sampler starts after the api, so NULL until then */
+static json_t *metrics_snapshot(void *data)
+{
+    struct daemon *d = data;
+    return agent_metrics_snapshot(d->metrics);
 }
 
 /* Memory policy of a long-running node: once the store has been idle for a
@@ -218,10 +233,10 @@ static int boot_propose(struct daemon *d, struct err *e)
 {
     static const char *const namespaces[] = {"default", "kube-system", "kube-public",
                                              "kube-node-lease"};
-    struct boot_kv kv[9];
-    struct store_cmp cmps[9];
-    struct store_op ops[9];
-    struct store_txn txn = {cmps, 9, ops, 9};
+    struct boot_kv kv[10];
+    struct store_cmp cmps[10];
+    struct store_op ops[10];
+    struct store_txn txn = {cmps, 10, ops, 10};
     char path[1200], *ca_key = NULL, *ca_cert = NULL, peer[128], apiaddr[128];
     struct pki_token t;
     json_t *node = NULL;
@@ -280,7 +295,14 @@ static int boot_propose(struct daemon *d, struct err *e)
         goto out;
     kv[n].owned = true;
     n++;
-    /* 5..8: the namespaces every Kubernetes cluster has */
+    /* 5: the network settings (api/netconf.h) */
+    snprintf(kv[n].key, sizeof kv[n].key, "%s", API_NETCONF_KEY);
+    rv = api_netconf_encode(&d->netconf, &kv[n].val, &kv[n].len, e);
+    if (rv != 0)
+        goto out;
+    kv[n].owned = true;
+    n++;
+    /* 6..9: the namespaces every Kubernetes cluster has */
     for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++) {
         rv =
             api_namespace_kv(namespaces[i], kv[n].key, sizeof kv[n].key, &kv[n].val, &kv[n].len, e);
@@ -376,10 +398,26 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
     }
     cons_on_leader(d->cons, on_leader, d);
     {
-        struct sched_config sc = {d->conf.node_grace_ms, d->conf.pod_eviction_ms};
+        struct sched_config sc = {.node_grace_ms = d->conf.node_grace_ms,
+                                  .pod_eviction_ms = d->conf.pod_eviction_ms};
         char agent_dir[1200];
-        struct agent_config agc = {d->conf.name, d->conf.fake_runtime, d->conf.capacity,
-                                   d->conf.no_runtime ? NULL : agent_dir, d->conf.advertise};
+        struct cli_hpa_metrics *hm = &d->hpa_metrics;
+        /* the HPA asks this node's own API, which gathers from every node */
+        snprintf(hm->api_addr, sizeof hm->api_addr, "%s", apiaddr);
+        snprintf(hm->cert, sizeof hm->cert, "%s", cert);
+        snprintf(hm->key, sizeof hm->key, "%s", key);
+        snprintf(hm->ca, sizeof hm->ca, "%s", ca);
+        snprintf(hm->fake_file, sizeof hm->fake_file, "%s", d->conf.fake_metrics);
+        sc.pod_metrics = cli__hpa_pod_metrics;
+        sc.pod_metrics_data = hm;
+        sc.hpa_sync_ms = d->conf.hpa_sync_ms;
+        sc.hpa_downscale_window_ms = d->conf.hpa_downscale_window_ms;
+        struct agent_config agc = {d->conf.name,
+                                   d->conf.fake_runtime,
+                                   d->conf.capacity,
+                                   d->conf.no_runtime ? NULL : agent_dir,
+                                   d->conf.advertise,
+                                   !d->conf.no_pod_network};
         cli__path_join(agent_dir, sizeof agent_dir, d->data_dir, "agent");
         rv = d->conf.no_controllers ? 0 : sched_new(&d->loop, d->cons, &sc, &d->sched, e);
         if (rv == 0)
@@ -400,9 +438,19 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
     ac.node_name = d->conf.name;
     ac.log_path = agent_log_path;
     ac.log_path_data = d->agent;
+    if (!d->conf.fake_runtime && !d->conf.no_runtime) {
+        ac.exec = agent_exec; /* needs only the runc root under the data dir */
+        ac.exec_data = d->data_dir;
+    }
+    ac.metrics = metrics_snapshot;
+    ac.metrics_data = d;
     rv = api_new(&d->loop, d->cons, &ac, &d->api, e);
     if (rv != 0)
         goto out_cons;
+    if (d->sched != NULL) /* the api closes before the scheduler */
+        rv = api_prom_add(d->api, sched_prom_write, d->sched, e);
+    if (rv != 0)
+        goto out_api;
     /* bind the API first: a port in use must fail before raft starts */
     rv = api_start(d->api, e);
     if (rv == 0)
@@ -412,6 +460,14 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_timer_start(&d->trim, on_trim, TRIM_CHECK_MS, TRIM_CHECK_MS);
+    {
+        struct agent_metrics_config mc = {d->conf.name, (int)d->conf.metrics_period_ms, NULL,
+                                          NULL};
+        struct err me;
+        /* no metrics is a degraded node, not a dead one */
+        if (agent_metrics_new(&d->loop, &mc, &d->metrics, &me) != 0)
+            LOG_WARN("node", "metrics_off", "node=%s err=\"%s\"", d->conf.name, me.msg);
+    }
     LOG_INFO("node", "running", "node=%s api=%s peer=%s data_dir=%s", d->conf.name, apiaddr, peer,
              d->data_dir);
     uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -509,7 +565,20 @@ int cli_init(int argc, char **argv)
         free(d);
         return 1;
     }
-    if (cli__conf_from_opts(&o, &d->conf, &e) != 0) {
+    api_netconf_defaults(&d->netconf);
+    if (o.cluster_cidr != NULL)
+        snprintf(d->netconf.cluster_cidr, sizeof d->netconf.cluster_cidr, "%s", o.cluster_cidr);
+    if (o.service_cidr != NULL)
+        snprintf(d->netconf.service_cidr, sizeof d->netconf.service_cidr, "%s", o.service_cidr);
+    if (o.node_mask != 0)
+        d->netconf.node_mask = (int)o.node_mask;
+    if ((o.cluster_cidr != NULL && strlen(o.cluster_cidr) >= sizeof d->netconf.cluster_cidr) ||
+        (o.service_cidr != NULL && strlen(o.service_cidr) >= sizeof d->netconf.service_cidr)) {
+        fprintf(stderr, "skiff init: --cluster-cidr/--service-cidr: not an IPv4 CIDR\n");
+        free(d);
+        return 2;
+    }
+    if (api_netconf_check(&d->netconf, &e) != 0 || cli__conf_from_opts(&o, &d->conf, &e) != 0) {
         fprintf(stderr, "skiff init: %s\n", e.msg);
         free(d);
         return 2;

@@ -35,9 +35,15 @@ struct node_conf {
     char advertise[64];
     unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms, store_mb;
     unsigned node_grace_ms, pod_eviction_ms;
+    unsigned metrics_period_ms; /* 0 = AGENT_METRICS_PERIOD_MS */
+    /* HPA controller (tests shorten them; 0 = sched.h defaults) and its
+     * test-only metrics file (a PodMetricsList served instead of the API) */
+    unsigned hpa_sync_ms, hpa_downscale_window_ms;
+    char fake_metrics[1024];
     bool fake_runtime;
     bool no_controllers;
     bool no_runtime;
+    bool no_pod_network; /* pods get a sandbox with loopback only (no CNI, routes, rules, DNS) */
     char capacity[CAPACITY_MAX]; /* "" = the machine's; else what the agent reports */
 };
 
@@ -45,10 +51,16 @@ struct opts {
     const char *data_dir, *listen, *peer_listen, *advertise, *name, *server, *token;
     unsigned election_ms, heartbeat_ms, snapshot_threshold, voters, dead_voter_ms, store_mb;
     unsigned node_grace_ms, pod_eviction_ms;
+    unsigned metrics_period_ms;
+    unsigned hpa_sync_ms, hpa_downscale_window_ms;
+    const char *fake_metrics;
     bool fake_runtime;
     bool no_controllers;
     bool no_runtime;
     const char *capacity; /* --capacity, validated by cli__capacity_check */
+    bool no_pod_network;
+    const char *cluster_cidr, *service_cidr; /* init: api/netconf.h settings */
+    unsigned node_mask;
     long token_ttl_s;
 };
 

@@ -26,12 +26,17 @@ int cli_delete(int argc, char **argv);   /* skiff delete -f | KIND NAME... (cli/
 int cli_apply(int argc, char **argv);    /* skiff apply -f (server-side apply, cli/apply.c) */
 int cli_describe(int argc, char **argv); /* skiff describe KIND NAME (cli/describe.c) */
 int cli_scale(int argc, char **argv);    /* skiff scale KIND/NAME --replicas N (cli/scale.c) */
+int cli_autoscale(int argc, char **argv); /* skiff autoscale KIND/NAME --max N (cli/autoscale.c) */
 int cli_logs(int argc, char **argv);     /* skiff logs POD [-c C] [--tail N] [-p] (cli/logs.c) */
+int cli_exec(int argc, char **argv);     /* skiff exec POD [-c C] -- CMD (cli/exec.c) */
 int cli_image(int argc, char **argv);    /* skiff image import|ls|rm (cli/image.c) */
 int cli_rollout(
     int argc,
     char **argv); /* skiff rollout status|history|undo|pause|resume|restart (cli/scale.c) */
 int cli_token(int argc, char **argv); /* skiff token create|list|revoke */
+int cli_up(int argc, char **argv);    /* skiff up / down: a local cluster in netns (cli/up.c) */
+int cli_down(int argc, char **argv);
+int cli_reset(int argc, char **argv); /* skiff reset: undo a node on its machine (cli/reset.c) */
 /* "90s", "30m", "24h", "7d" or plain seconds (cli/daemon.c); -1 if malformed. */
 int cli_parse_duration(const char *v, long *seconds);
 

@@ -39,10 +39,18 @@ enum {
     OPT_STORE_SIZE,
     OPT_NODE_GRACE,
     OPT_POD_EVICTION,
+    OPT_METRICS_PERIOD,
+    OPT_HPA_SYNC,
+    OPT_HPA_DOWN_WINDOW,
+    OPT_FAKE_METRICS,
     OPT_FAKE_RUNTIME,
     OPT_CAPACITY,
     OPT_NO_CONTROLLERS,
     OPT_NO_RUNTIME,
+    OPT_NO_POD_NETWORK,
+    OPT_CLUSTER_CIDR,
+    OPT_SERVICE_CIDR,
+    OPT_NODE_MASK,
     OPT_HELP,
 };
 
@@ -63,9 +71,17 @@ static const struct option long_opts[] = {
     {"store-size-mb", required_argument, NULL, OPT_STORE_SIZE},
     {"node-grace-ms", required_argument, NULL, OPT_NODE_GRACE},
     {"pod-eviction-ms", required_argument, NULL, OPT_POD_EVICTION},
+    {"metrics-period-ms", required_argument, NULL, OPT_METRICS_PERIOD},
+    {"hpa-sync-ms", required_argument, NULL, OPT_HPA_SYNC},
+    {"hpa-downscale-window-ms", required_argument, NULL, OPT_HPA_DOWN_WINDOW},
+    {"fake-metrics", required_argument, NULL, OPT_FAKE_METRICS},
     {"fake-runtime", no_argument, NULL, OPT_FAKE_RUNTIME},
     {"no-controllers", no_argument, NULL, OPT_NO_CONTROLLERS},
     {"no-runtime", no_argument, NULL, OPT_NO_RUNTIME},
+    {"no-pod-network", no_argument, NULL, OPT_NO_POD_NETWORK},
+    {"cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR},
+    {"service-cidr", required_argument, NULL, OPT_SERVICE_CIDR},
+    {"node-cidr-mask-size", required_argument, NULL, OPT_NODE_MASK},
     {"capacity", required_argument, NULL, OPT_CAPACITY},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -110,11 +126,25 @@ void cli__daemon_usage(FILE *f, const char *cmd)
             "(default 15000)\n"
             "  --pod-eviction-ms N         leader: then its pods are deleted after this long "
             "(default 30000)\n"
+            "  --metrics-period-ms N       sample pod and node CPU/memory this often "
+            "(default 10000)\n"
+            "  --hpa-sync-ms N             leader: measure each autoscaler this often (default "
+            "15000)\n"
+            "  --hpa-downscale-window-ms N leader: scale-down stabilisation of autoscalers\n"
+            "                              without a behavior window (default 300000)\n"
+            "  --fake-metrics FILE         the autoscalers read pod metrics (a PodMetricsList)\n"
+            "                              from FILE instead of the metrics API (tests)\n"
             "  --fake-runtime              the agent reports pods Running without starting "
             "containers (tests)\n"
             "  --no-controllers            never run the scheduler and controllers here (API "
             "tests)\n"
             "  --no-runtime                the agent runs no pods at all (control-plane tests)\n"
+            "  --no-pod-network            pods get loopback only: no CNI, routes, service rules\n"
+            "                              or cluster DNS on this node\n"
+            "  --cluster-cidr CIDR         init: pod addresses, one node CIDR per node (default "
+            "10.244.0.0/16)\n"
+            "  --node-cidr-mask-size N     init: prefix length of each node's pod CIDR (default 24)\n"
+            "  --service-cidr CIDR         init: ClusterIPs come from here (default 10.96.0.0/16)\n"
             "  --capacity LIST             the node's capacity and allocatable as reported, e.g.\n"
             "                              cpu=2,memory=4Gi,pods=20 (default: the machine's)\n"
             "  --token-ttl DURATION        init: first join token lifetime, e.g. 24h, 30m (default "
@@ -227,6 +257,21 @@ int cli__opts_parse(const char *cmd, int argc, char **argv, struct opts *o)
             if (parse_uint("pod-eviction-ms", optarg, &o->pod_eviction_ms))
                 return 2;
             break;
+        case OPT_METRICS_PERIOD:
+            if (parse_uint("metrics-period-ms", optarg, &o->metrics_period_ms))
+                return 2;
+            break;
+        case OPT_HPA_SYNC:
+            if (parse_uint("hpa-sync-ms", optarg, &o->hpa_sync_ms))
+                return 2;
+            break;
+        case OPT_HPA_DOWN_WINDOW:
+            if (parse_uint("hpa-downscale-window-ms", optarg, &o->hpa_downscale_window_ms))
+                return 2;
+            break;
+        case OPT_FAKE_METRICS:
+            o->fake_metrics = optarg;
+            break;
         case OPT_FAKE_RUNTIME:
             o->fake_runtime = true;
             break;
@@ -235,6 +280,19 @@ int cli__opts_parse(const char *cmd, int argc, char **argv, struct opts *o)
             break;
         case OPT_NO_RUNTIME:
             o->no_runtime = true;
+            break;
+        case OPT_NO_POD_NETWORK:
+            o->no_pod_network = true;
+            break;
+        case OPT_CLUSTER_CIDR:
+            o->cluster_cidr = optarg;
+            break;
+        case OPT_SERVICE_CIDR:
+            o->service_cidr = optarg;
+            break;
+        case OPT_NODE_MASK:
+            if (parse_uint("node-cidr-mask-size", optarg, &o->node_mask))
+                return 2;
             break;
         case OPT_CAPACITY: {
             char canon[CAPACITY_MAX];
@@ -295,6 +353,17 @@ int cli__conf_save(const char *dir, const struct node_conf *nc, struct err *e)
     int rv;
     if (j == NULL)
         return err_setf(e, ERR_NOMEM, "node.json: out of memory");
+    if (nc->no_pod_network)
+        json_object_set_new(j, "noPodNetwork", json_true());
+    if (nc->metrics_period_ms != 0)
+        json_object_set_new(j, "metricsPeriodMs", json_integer((json_int_t)nc->metrics_period_ms));
+    if (nc->hpa_sync_ms != 0)
+        json_object_set_new(j, "hpaSyncMs", json_integer((json_int_t)nc->hpa_sync_ms));
+    if (nc->hpa_downscale_window_ms != 0)
+        json_object_set_new(j, "hpaDownscaleWindowMs",
+                            json_integer((json_int_t)nc->hpa_downscale_window_ms));
+    if (nc->fake_metrics[0] != '\0')
+        json_object_set_new(j, "fakeMetrics", json_string(nc->fake_metrics));
     if (nc->capacity[0] != '\0')
         json_object_set_new(j, "capacity", json_string(nc->capacity));
     cli__path_join(path, sizeof path, dir, "node.json");
@@ -356,6 +425,19 @@ int cli__conf_load(const char *dir, struct node_conf *nc, struct err *e)
     nc->fake_runtime = fake != 0;
     nc->no_controllers = noctl != 0;
     nc->no_runtime = nort != 0;
+    nc->no_pod_network = json_is_true(json_object_get(j, "noPodNetwork"));
+    {
+        json_int_t mp = json_integer_value(json_object_get(j, "metricsPeriodMs"));
+        nc->metrics_period_ms = mp > 0 && mp <= 3600000 ? (unsigned)mp : 0; /* else default */
+    }
+    {
+        json_int_t hs = json_integer_value(json_object_get(j, "hpaSyncMs"));
+        json_int_t hw = json_integer_value(json_object_get(j, "hpaDownscaleWindowMs"));
+        const char *fm = json_string_value(json_object_get(j, "fakeMetrics"));
+        nc->hpa_sync_ms = hs > 0 && hs <= 3600000 ? (unsigned)hs : 0;
+        nc->hpa_downscale_window_ms = hw > 0 && hw <= 3600000 ? (unsigned)hw : 0;
+        snprintf(nc->fake_metrics, sizeof nc->fake_metrics, "%s", fm ? fm : "");
+    }
     json_decref(j);
     return 0;
 }
@@ -422,9 +504,21 @@ int cli__conf_from_opts(const struct opts *o, struct node_conf *nc, struct err *
     nc->store_mb = o->store_mb;
     nc->node_grace_ms = o->node_grace_ms;
     nc->pod_eviction_ms = o->pod_eviction_ms;
+    nc->metrics_period_ms = o->metrics_period_ms;
+    nc->hpa_sync_ms = o->hpa_sync_ms;
+    nc->hpa_downscale_window_ms = o->hpa_downscale_window_ms;
+    if (o->fake_metrics != NULL) {
+        /* absolute: `skiff run` may start from another directory */
+        if (o->fake_metrics[0] != '/' ||
+            strlen(o->fake_metrics) >= sizeof nc->fake_metrics)
+            return err_setf(e, ERR_INVALID, "--fake-metrics: \"%s\": not an absolute path",
+                            o->fake_metrics);
+        snprintf(nc->fake_metrics, sizeof nc->fake_metrics, "%s", o->fake_metrics);
+    }
     nc->fake_runtime = o->fake_runtime;
     nc->no_controllers = o->no_controllers;
     nc->no_runtime = o->no_runtime;
+    nc->no_pod_network = o->no_pod_network;
     if (o->capacity != NULL &&
         cli__capacity_check(o->capacity, nc->capacity, sizeof nc->capacity, e) != 0)
         return err_wrapf(e, "--capacity");

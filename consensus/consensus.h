@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "lib/err.h"
+#include "lib/prom.h"
 #include "store/store.h"
 
 struct cons;
@@ -93,7 +94,8 @@ struct cons_propose {
     uint64_t deadline__;
     uint64_t rpc_id__;
     int kind__;
-    void *queue__[2]; /* lib/queue.h link */
+    uint64_t start_ns__; /* uv_hrtime at cons_propose (latency metric) */
+    void *queue__[2];    /* lib/queue.h link */
 };
 
 /* Proposes txn (encoded now; the caller may free txn on return). On the
@@ -156,6 +158,17 @@ struct cons_status_req {
     void *priv__[4];
 };
 int cons_status(struct cons *c, struct cons_status_req *req, cons_status_cb cb);
+
+/* This node's Raft figures for /metrics (local view, synchronous). */
+struct cons_metrics {
+    uint64_t term, commit_index, applied_index;
+    bool is_leader;                   /* leader and caught up (cons_is_leader) */
+    uint64_t leader_changes;          /* leaders seen by this node (ids changing) */
+    uint64_t proposals;               /* cons_propose calls on this node */
+    uint64_t proposals_failed;        /* of those, refused or completed with an error */
+    struct prom_hist propose_latency; /* cons_propose -> applied here, seconds */
+};
+void cons_metrics(struct cons *c, struct cons_metrics *out);
 
 /* Leadership: cb(data, true) when this node becomes leader and has applied
  * everything committed before (so leader loops see a complete replica);

@@ -241,6 +241,16 @@ void cons__req_finish(struct cons_propose *req, int status)
         err_setf(&req->err, status, "%s", err_name(status));
     if (status == 0)
         err_clear(&req->err);
+    /* start_ns__ is set only by cons_propose on this node (not on barriers
+     * nor on the leader's copies of forwarded proposals) */
+    if (req->start_ns__ != 0 && req->c__ != NULL) {
+        if (status == 0)
+            prom_hist_observe(&req->c__->m_propose_latency,
+                              (double)(uv_hrtime() - req->start_ns__) / 1e9);
+        else
+            req->c__->m_proposals_failed++;
+        req->start_ns__ = 0;
+    }
     req->cb(req, status);
 }
 
@@ -413,6 +423,7 @@ static void req_init(struct cons *c, struct cons_propose *req, unsigned timeout_
     req->deadline__ = uv_now(c->loop) + (timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS);
     req->rpc_id__ = 0;
     req->kind__ = 0;
+    req->start_ns__ = 0;
     QUEUE_INIT((queue *)req->queue__);
 }
 
@@ -441,6 +452,8 @@ int cons_propose(struct cons *c, struct cons_propose *req, const struct store_tx
 {
     struct err e;
     int rv;
+    c->m_proposals++;
+    c->m_proposals_failed++; /* until it is queued: every early return is a failure */
     if (c->closing)
         return err_setf(&req->err, ERR_SHUTDOWN, "propose: node is shutting down");
     rv = store_txn_check(txn, &e);
@@ -455,6 +468,8 @@ int cons_propose(struct cons *c, struct cons_propose *req, const struct store_tx
     rv = store_txn_encode(txn, &req->buf__, &req->len__, &req->err);
     if (rv != 0)
         return rv;
+    c->m_proposals_failed--;
+    req->start_ns__ = uv_hrtime();
     /* Always go through the queue: the callback must never fire from inside
      * this call, and the tick/RPC machinery routes it to the leader. */
     rv = cons__rpc_forward(c, req, CONS__RPC_PROPOSE);
@@ -587,6 +602,15 @@ static void on_start_barrier(struct raft_barrier *b, int status)
 static void leadership_tick(struct cons *c)
 {
     bool is_leader = raft_state(&c->raft) == RAFT_LEADER;
+    uint64_t lid = 0;
+    const char *laddr = NULL;
+    /* etcd's leader_changes_seen: a new leader id, sampled each tick (an
+     * election shorter than a tick that elects the same leader is not one) */
+    cons__leader_info(c, &lid, &laddr);
+    if (lid != 0 && lid != c->m_leader_id) {
+        c->m_leader_id = lid;
+        c->m_leader_changes++;
+    }
     if (is_leader && !c->leader_ready && !c->barrier_inflight) {
         /* A barrier commits an entry of our term, so everything before it is
          * applied when it fires: leader loops then see a complete replica. */
@@ -814,6 +838,8 @@ int cons_new(uv_loop_t *loop, struct store *s, const struct cons_config *cfg, st
     c->idle.data = c;
     uv_check_init(loop, &c->check);
     c->check.data = c;
+    uv_timer_init(loop, &c->kick);
+    c->kick.data = c;
     *out = c;
     return 0;
 
@@ -871,6 +897,13 @@ static void fail_all(struct cons *c, queue *head)
     }
 }
 
+void cons__on_kick(uv_timer_t *t)
+{
+    struct cons *c = t->data;
+    if (!c->closing)
+        cons__rpc_dispatch(c);
+}
+
 static void free_cons(struct cons *c)
 {
     cons_close_cb cb = c->close_cb;
@@ -899,7 +932,8 @@ static void on_raft_closed(struct raft *r)
     struct cons *c = r->data;
     raft_uv_close(&c->io);
     c->io_inited = false;
-    c->pending_closes += 3;
+    c->pending_closes += 4;
+    uv_close((uv_handle_t *)&c->kick, on_handle_closed);
     uv_close((uv_handle_t *)&c->tick, on_handle_closed);
     uv_close((uv_handle_t *)&c->idle, on_handle_closed);
     uv_close((uv_handle_t *)&c->check, on_handle_closed);
@@ -911,6 +945,7 @@ void cons_close(struct cons *c, cons_close_cb cb, void *data)
     c->close_cb = cb;
     c->close_data = data;
     uv_timer_stop(&c->tick);
+    uv_timer_stop(&c->kick);
     uv_idle_stop(&c->idle);
     uv_check_stop(&c->check);
     if (c->leader_ready) {
@@ -939,4 +974,19 @@ bool cons_is_leader(struct cons *c)
 const char *cons_name(struct cons *c)
 {
     return c->name;
+}
+
+void cons_metrics(struct cons *c, struct cons_metrics *out)
+{
+    memset(out, 0, sizeof *out);
+    if (c->raft_inited) {
+        out->term = c->raft.current_term;
+        out->commit_index = c->raft.commit_index;
+        out->applied_index = raft_last_applied(&c->raft);
+    }
+    out->is_leader = c->leader_ready;
+    out->leader_changes = c->m_leader_changes;
+    out->proposals = c->m_proposals;
+    out->proposals_failed = c->m_proposals_failed;
+    out->propose_latency = c->m_propose_latency;
 }

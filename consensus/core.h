@@ -53,6 +53,7 @@ struct cons {
     uv_timer_t tick;
     uv_idle_t idle;   /* fires applied-index waiters outside the FSM apply */
     uv_check_t check; /* re-checks waiters after each loop iteration while any wait */
+    uv_timer_t kick;  /* dispatches queued requests on the next loop turn (see rpc.c) */
     int pending_closes;
     cons_close_cb close_cb;
     void *close_data;
@@ -88,6 +89,10 @@ struct cons {
     } leader_cbs[CONS__MAX_LEADER_CBS];
     int n_leader_cbs;
 
+    /* /metrics (cons_metrics) */
+    uint64_t m_leader_id, m_leader_changes, m_proposals, m_proposals_failed;
+    struct prom_hist m_propose_latency;
+
     /* membership (leader) */
     struct cons__contact contacts[64];
     int n_contacts;
@@ -115,6 +120,9 @@ void cons__nudge(struct cons *c);
 /* rpc.c */
 int cons__rpc_forward(struct cons *c, struct cons_propose *req, int kind);
 void cons__rpc_tick(struct cons *c);
+/* Hands queued requests to raft (leader) or the leader link (follower). */
+void cons__rpc_dispatch(struct cons *c);
+void cons__on_kick(uv_timer_t *t);
 void cons__rpc_close(struct cons *c);
 int cons__rpc_status(struct cons *c, struct cons_status_req *req);
 void cons__rpc_on_accept(void *data, uv_stream_t *stream, const char *peer_cn);

@@ -709,11 +709,24 @@ static void dispatch(struct cons *c)
     }
 }
 
+void cons__rpc_dispatch(struct cons *c)
+{
+    dispatch(c);
+}
+
+/* Queues req; it is dispatched on the next loop turn, never from inside
+ * this call: callers include raft's own callbacks (a read batch finishing
+ * starts the next one), and calling raft_barrier/raft_apply from a callback
+ * raft runs while it steps down from leader crashed libraft (the leader
+ * state is already freed while raft_state still says LEADER). It also
+ * keeps the promise that a request's callback never fires inside the call
+ * that made it. */
 int cons__rpc_forward(struct cons *c, struct cons_propose *req, int kind)
 {
     req->kind__ = kind;
     QUEUE_PUSH(&c->queued, (queue *)req->queue__);
-    dispatch(c);
+    if (!c->closing && !uv_is_active((uv_handle_t *)&c->kick))
+        uv_timer_start(&c->kick, cons__on_kick, 0, 0);
     return 0;
 }
 

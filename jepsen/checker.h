@@ -169,4 +169,44 @@ void jepsen_set_result_close(struct jepsen_set_result *r);
 
 void jepsen_set_result_print(const struct jepsen_set_result *r, FILE *out);
 
+/* ---- orchestrator: the converged state of a run ---- */
+
+#define JEPSEN_ORCH_SAMPLE 16 /* problem texts kept for the report */
+
+struct jepsen_orch_result {
+    enum jepsen_verdict verdict;
+    size_t views, deployments, pods, acknowledged; /* what was judged */
+    size_t problems;                               /* the sum of the counts below */
+    size_t unanswered;     /* a kind's list missing from a view (the node did not answer) */
+    size_t disagree;       /* an object missing from a view, or at another resourceVersion */
+    size_t replicas_wrong; /* a Deployment without exactly spec.replicas Running pods */
+    size_t not_running;    /* a live pod of a Deployment not Running */
+    size_t unbound;        /* a pod without spec.nodeName */
+    size_t bound_twice;    /* a pod (uid or namespace/name) listed twice */
+    size_t on_gone_node;   /* a pod bound to a node that is not in the Node list */
+    size_t missing_ack;    /* a Deployment an ok write acknowledged, absent */
+    /* not a problem (a warning, printed): pods with a deletionTimestamp
+     * still listed, which a converged cluster should have removed */
+    size_t terminating;
+    char *sample[JEPSEN_ORCH_SAMPLE]; /* the first problems, owned */
+    size_t n_sample;
+};
+
+/* Judges state, the lists of every kind as each node served them:
+ *   {"views":[{"url":U,"lists":{"pods":LIST|null,"deployments":...,...}}]}
+ * (jepsen/client --dump-state). Views agree: every kind's objects, with
+ * their resourceVersions, the same in every view. In the first view: every
+ * Deployment has exactly spec.replicas (default 1) pods that are owned
+ * through a ReplicaSet, not terminating and Running; every pod is bound,
+ * once, to a node of the Node list; and every Deployment h acknowledges
+ * (an ok write with its name as key; h may be NULL) is listed. r is zeroed
+ * here; close it with jepsen_orch_result_close. Returns 0 with r->verdict
+ * set, ERR_INVALID when state has no views, ERR_NOMEM. */
+int jepsen_orch_check(const struct jepsen_history *h, const json_t *state,
+                      struct jepsen_orch_result *r, struct err *e);
+
+void jepsen_orch_result_close(struct jepsen_orch_result *r);
+
+void jepsen_orch_result_print(const struct jepsen_orch_result *r, FILE *out);
+
 #endif

@@ -4,9 +4,10 @@
  * invocation before it sends and every completion after it hears back, so
  * the history file's line order is real-time order (see jepsen/checker.h).
  *
- *   client --workload register|set --urls URL[,URL...] --token T --cacert F
+ *   client --workload register|set|orch --urls URL[,URL...] --token T --cacert F
  *          --out HISTORY [--workers 10] [--secs 60] [--keys 5]
  *          [--ops-per-key 300] [--seed N] [--timeout-ms 2000] [--final-read]
+ *          [--dump-state FILE]
  *
  * register: ConfigMaps jepsen-r<gen>-<i>, the register is data.value
  *   (integers 0..4 as strings; absent object = null).
@@ -20,7 +21,19 @@
  *   short for the checker even when info ops pile up under faults.
  * set: add = POST ConfigMap jepsen-s<n> (n unique); read = list, the names
  *   jepsen-s<n> give the elements; 1 op in 50 is a read.
+ * orch: Deployments jepsen-d<i> (i < --keys, no rotation: they live for the
+ *   whole run), the register is spec.replicas (0..4), history ops on them
+ *   are register ops, so the linearizability checker judges them too.
+ *   read  GET the Deployment
+ *   write PUT the whole Deployment (an apply), or PUT its /scale
+ *         subresource (a scale), half each, unconditional; on 404 a POST
  * --final-read (set): only a list, retried until one succeeds (60 s).
+ *   (orch): a read of every Deployment, each retried over the nodes.
+ * --dump-state FILE (orch): through every node, a list of every kind (a
+ *   quorum read each: no resourceVersion), as {"views":[{"url":U,"lists":
+ *   {"pods":LIST|null,...}}]} for jepsen/check orch --state (null: no
+ *   answer; a kind answered 404, not served by this build, is left out). Kind-major, so
+ *   the views of one kind are taken close together in time.
  *
  * Outcomes: 2xx ok. 4xx: fail (refused before any write), except a
  * create's 409 (see on_done). 5xx and every transport error: info for
@@ -50,14 +63,32 @@
 
 enum phase { P_IDLE, P_READ, P_WRITE, P_WRITE_CREATE, P_CAS_GET, P_CAS_PUT, P_ADD, P_LIST };
 
+/* every kind's list path, for --dump-state (api/kinds.c's 14 kinds) */
+static const char *const kind_lists[][2] = {
+    {"namespaces", "/api/v1/namespaces"},
+    {"nodes", "/api/v1/nodes"},
+    {"pods", "/api/v1/pods"},
+    {"services", "/api/v1/services"},
+    {"endpoints", "/api/v1/endpoints"},
+    {"secrets", "/api/v1/secrets"},
+    {"configmaps", "/api/v1/configmaps"},
+    {"deployments", "/apis/apps/v1/deployments"},
+    {"replicasets", "/apis/apps/v1/replicasets"},
+    {"daemonsets", "/apis/apps/v1/daemonsets"},
+    {"jobs", "/apis/batch/v1/jobs"},
+    {"cronjobs", "/apis/batch/v1/cronjobs"},
+    {"horizontalpodautoscalers", "/apis/autoscaling/v2/horizontalpodautoscalers"},
+    {"leases", "/apis/coordination.k8s.io/v1/leases"},
+};
+
 struct opts {
-    const char *workload, *token, *cacert, *out;
+    const char *workload, *token, *cacert, *out, *dump_state;
     const char *urls[URLS_MAX];
     int n_urls, workers, keys, ops_per_key;
     double secs;
     unsigned long long seed;
     long timeout_ms;
-    bool final_read;
+    bool final_read, orch;
 };
 
 struct worker {
@@ -69,7 +100,7 @@ struct worker {
     long a, b;    /* write: a; cas: a expected, b new; add: a element */
     char rv[32];
     char why[96]; /* how the last request ended */
-    char body[512];
+    char body[1024];
     char *resp;
     size_t resp_len, resp_cap;
     double next_at;
@@ -214,9 +245,55 @@ static void cm_path(char *out, size_t cap, const char *name)
              name ? name : "");
 }
 
+static void dep_body(char *out, size_t cap, const char *name, long replicas)
+{
+    snprintf(out, cap,
+             "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"%s\","
+             "\"namespace\":\"default\"},\"spec\":{\"replicas\":%ld,\"selector\":{\"matchLabels\":"
+             "{\"app\":\"%s\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"%s\"}},"
+             "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}",
+             name, replicas, name, name);
+}
+
+static void dep_path(char *out, size_t cap, const char *name, const char *sub)
+{
+    snprintf(out, cap, "/apis/apps/v1/namespaces/default/deployments%s%s%s%s", name ? "/" : "",
+             name ? name : "", sub ? "/" : "", sub ? sub : "");
+}
+
+/* orch: read, apply or scale a Deployment (a register on spec.replicas) */
+static void orch_start_op(struct client *c, struct worker *w, uint64_t r)
+{
+    char path[200], body[1024], val[64];
+
+    snprintf(w->key, sizeof w->key, "jepsen-d%d", (int)((r >> 8) % (uint64_t)c->o.keys));
+    if (r % 3 == 0) {
+        w->ph = P_READ;
+        emit(c, w->process, "invoke", "read", w->key, NULL);
+        dep_path(path, sizeof path, w->key, NULL);
+        send_req(c, w, "GET", path, NULL);
+        return;
+    }
+    w->ph = P_WRITE;
+    w->a = (long)((r >> 16) % VALUES);
+    snprintf(val, sizeof val, "%ld", w->a);
+    emit(c, w->process, "invoke", "write", w->key, val);
+    if (r % 3 == 1) {
+        dep_body(body, sizeof body, w->key, w->a);
+        dep_path(path, sizeof path, w->key, NULL);
+    } else {
+        snprintf(body, sizeof body,
+                 "{\"apiVersion\":\"autoscaling/v1\",\"kind\":\"Scale\",\"metadata\":"
+                 "{\"name\":\"%s\",\"namespace\":\"default\"},\"spec\":{\"replicas\":%ld}}",
+                 w->key, w->a);
+        dep_path(path, sizeof path, w->key, "scale");
+    }
+    send_req(c, w, "PUT", path, body);
+}
+
 static void start_op(struct client *c, struct worker *w)
 {
-    char path[160], body[400], val[64];
+    char path[160], body[1024], val[64];
     uint64_t r = rnd(&w->rng);
 
     c->ops_started++;
@@ -237,6 +314,10 @@ static void start_op(struct client *c, struct worker *w)
         cm_body(body, sizeof body, w->key, w->a, NULL);
         cm_path(path, sizeof path, NULL);
         send_req(c, w, "POST", path, body);
+        return;
+    }
+    if (c->o.orch) {
+        orch_start_op(c, w, r);
         return;
     }
     /* register: a key of the current generation */
@@ -275,9 +356,14 @@ static int parse_value(struct worker *w, long *v)
     const char *s = json_string_value(json_object_get(json_object_get(j, "data"), "value"));
     const char *rv =
         json_string_value(json_object_get(json_object_get(j, "metadata"), "resourceVersion"));
+    json_t *replicas = json_object_get(json_object_get(j, "spec"), "replicas");
     int ok = 0;
     char *end;
-    if (s != NULL && rv != NULL) {
+    if (s == NULL && json_is_integer(replicas) && rv != NULL) { /* a Deployment */
+        *v = (long)json_integer_value(replicas);
+        snprintf(w->rv, sizeof w->rv, "%s", rv);
+        ok = 1;
+    } else if (s != NULL && rv != NULL) {
         *v = strtol(s, &end, 10);
         ok = *end == '\0';
         snprintf(w->rv, sizeof w->rv, "%s", rv);
@@ -360,7 +446,7 @@ static void end_op(struct client *c, struct worker *w, const char *type, const c
 static void on_done(struct client *c, struct worker *w, CURLcode res)
 {
     long code = 0;
-    char path[160], body[400], val[64];
+    char path[200], body[1024], val[64];
     bool answered = res == CURLE_OK;
     bool ok, maybe;
     double backoff;
@@ -399,8 +485,13 @@ static void on_done(struct client *c, struct worker *w, CURLcode res)
     case P_WRITE:
         if (answered && code == 404) { /* a fresh key: create it */
             w->ph = P_WRITE_CREATE;
-            cm_body(body, sizeof body, w->key, w->a, NULL);
-            cm_path(path, sizeof path, NULL);
+            if (c->o.orch) {
+                dep_body(body, sizeof body, w->key, w->a);
+                dep_path(path, sizeof path, NULL, NULL);
+            } else {
+                cm_body(body, sizeof body, w->key, w->a, NULL);
+                cm_path(path, sizeof path, NULL);
+            }
             send_req(c, w, "POST", path, body);
             return;
         }
@@ -506,11 +597,103 @@ static int final_read(struct client *c)
     return c->counts[0] > 0 ? 0 : 1;
 }
 
+/* One blocking GET through node url_idx with worker w's handle (set up by
+ * worker_init): the HTTP code, 0 when no answer; the body in w->resp. */
+static long get_blocking(struct client *c, struct worker *w, int url_idx, const char *path)
+{
+    char url[512];
+    long code = 0;
+    snprintf(url, sizeof url, "%s%s", c->o.urls[url_idx % c->o.n_urls], path);
+    curl_easy_setopt(w->easy, CURLOPT_URL, url);
+    curl_easy_setopt(w->easy, CURLOPT_HTTPGET, 1L);
+    w->resp_len = 0;
+    if (w->resp != NULL)
+        w->resp[0] = '\0';
+    if (curl_easy_perform(w->easy) != CURLE_OK)
+        return 0;
+    curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
+    return code;
+}
+
+/* orch's final read: every Deployment's replicas, each read retried over
+ * the nodes (a new process per attempt) until one answers, 60 s in all. */
+static int orch_final_read(struct client *c)
+{
+    struct worker *w = &c->w[0];
+    double deadline = now_s() + 60;
+    long process = 1000000;
+    int attempt = 0, rc = 0;
+
+    worker_init(c, w, 0);
+    curl_easy_setopt(w->easy, CURLOPT_TIMEOUT_MS, 10000L);
+    for (int k = 0; k < c->o.keys; k++) {
+        char path[200], val[32];
+        bool done = false;
+        snprintf(w->key, sizeof w->key, "jepsen-d%d", k);
+        dep_path(path, sizeof path, w->key, NULL);
+        while (!done && now_s() < deadline) {
+            long v, code;
+            emit(c, process, "invoke", "read", w->key, NULL);
+            code = get_blocking(c, w, attempt++, path);
+            if (code == 200 && parse_value(w, &v)) {
+                snprintf(val, sizeof val, "%ld", v);
+                emit(c, process, "ok", "read", w->key, val);
+                done = true;
+            } else if (code == 404) {
+                emit(c, process, "ok", "read", w->key, "null");
+                done = true;
+            } else {
+                emit(c, process, code == 0 ? "info" : "fail", "read", w->key, NULL);
+                struct timespec ts = {0, 200 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
+            process++;
+        }
+        if (!done)
+            rc = 1;
+    }
+    curl_easy_cleanup(w->easy);
+    free(w->resp);
+    return rc;
+}
+
+/* --dump-state: every kind's list through every node, as one JSON file */
+static int dump_state(struct client *c)
+{
+    struct worker *w = &c->w[0];
+    json_t *views = json_array(), *root;
+    size_t n_kinds = sizeof kind_lists / sizeof kind_lists[0];
+    int rc = 0;
+
+    worker_init(c, w, 0);
+    curl_easy_setopt(w->easy, CURLOPT_TIMEOUT_MS, 10000L);
+    for (int u = 0; u < c->o.n_urls; u++)
+        json_array_append_new(views, json_pack("{s:s, s:{}}", "url", c->o.urls[u], "lists"));
+    for (size_t k = 0; k < n_kinds; k++) {
+        for (int u = 0; u < c->o.n_urls; u++) {
+            long code = get_blocking(c, w, u, kind_lists[k][1]);
+            json_t *list = code == 200 ? json_loadb(w->resp, w->resp_len, 0, NULL) : NULL;
+            json_t *lists = json_object_get(json_array_get(views, (size_t)u), "lists");
+            if (code == 404) /* a kind this build does not serve */
+                continue;
+            json_object_set_new(lists, kind_lists[k][0], list ? list : json_null());
+        }
+    }
+    root = json_pack("{s:o}", "views", views);
+    if (root == NULL || json_dump_file(root, c->o.dump_state, JSON_COMPACT) != 0)
+        rc = 1;
+    json_decref(root);
+    curl_easy_cleanup(w->easy);
+    free(w->resp);
+    return rc;
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: client --workload register|set --urls URL[,URL...] --token T "
+    fprintf(stderr, "usage: client --workload register|set|orch --urls URL[,URL...] --token T "
                     "--cacert F --out HISTORY [--workers N] [--secs S] [--keys N] "
-                    "[--ops-per-key N] [--seed N] [--timeout-ms N] [--final-read]\n");
+                    "[--ops-per-key N] [--seed N] [--timeout-ms N] [--final-read] "
+                    "[--dump-state FILE]\n");
     exit(2);
 }
 
@@ -535,6 +718,8 @@ static void parse_args(struct opts *o, int argc, char **argv)
             o->cacert = v;
         else if (strcmp(a, "--out") == 0)
             o->out = v;
+        else if (strcmp(a, "--dump-state") == 0)
+            o->dump_state = v;
         else if (strcmp(a, "--workers") == 0)
             o->workers = atoi(v);
         else if (strcmp(a, "--secs") == 0)
@@ -559,7 +744,11 @@ static void parse_args(struct opts *o, int argc, char **argv)
     if (o->workload == NULL || o->token == NULL || o->cacert == NULL || o->out == NULL ||
         o->n_urls == 0 || o->workers < 1 || o->workers > WORKERS_MAX || o->keys < 1 ||
         o->ops_per_key < 1 || o->timeout_ms < 1 ||
-        (strcmp(o->workload, "register") != 0 && strcmp(o->workload, "set") != 0))
+        (strcmp(o->workload, "register") != 0 && strcmp(o->workload, "set") != 0 &&
+         strcmp(o->workload, "orch") != 0))
+        usage();
+    o->orch = strcmp(o->workload, "orch") == 0;
+    if (o->dump_state != NULL && !o->orch)
         usage();
 }
 
@@ -578,7 +767,11 @@ int main(int argc, char **argv)
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", c.o.token);
     c.hdrs = curl_slist_append(NULL, auth);
     c.hdrs = curl_slist_append(c.hdrs, "Content-Type: application/json");
-    if (c.o.final_read) {
+    if (c.o.dump_state != NULL) {
+        rc = dump_state(&c);
+    } else if (c.o.final_read && c.o.orch) {
+        rc = orch_final_read(&c);
+    } else if (c.o.final_read) {
         rc = final_read(&c);
     } else {
         /* set elements unique across client runs of one history */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/prom.h"
 #include "sched/internal.h"
 #include "sched/sched_core.h"
 
@@ -18,6 +19,7 @@
 struct state {
     struct sched_cache *cache;
     json_t *unsched; /* pod keys that did not fit */
+    json_t *since;   /* pending pod key -> sched__now_ms first seen (bind latency) */
 };
 
 static struct state st;
@@ -29,6 +31,28 @@ static bool pending(const json_t *pod)
     return json_string_length(json_object_get(spec, "nodeName")) == 0 &&
            json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") == NULL &&
            (sn == NULL || strcmp(sn, "default-scheduler") == 0) && sched__pod_active(pod);
+}
+
+/* Bind latency: from the first time this leader saw the pod pending (a pod
+ * already pending when leadership started counts from then) to the watch
+ * event that shows it bound. */
+static void pending_seen(struct sched *s, const char *key)
+{
+    if (st.since != NULL && json_object_get(st.since, key) == NULL)
+        json_object_set_new(st.since, key, json_integer((json_int_t)sched__now_ms(s)));
+}
+
+static void pending_done(struct sched *s, const char *key, const json_t *obj)
+{
+    json_t *t = st.since ? json_object_get(st.since, key) : NULL;
+    const json_t *spec = json_object_get(obj, "spec");
+    if (t == NULL)
+        return;
+    if (obj != NULL && json_string_length(json_object_get(spec, "nodeName")) > 0) {
+        uint64_t now = sched__now_ms(s), then = (uint64_t)json_integer_value(t);
+        prom_hist_observe(sched__bind_latency(s), (double)(now > then ? now - then : 0) / 1e3);
+    }
+    json_object_del(st.since, key);
 }
 
 static void retry_unschedulable(struct sched *s, struct sched_ctrl *c)
@@ -47,12 +71,15 @@ static void start(struct sched *s, struct sched_ctrl *c)
     if (sched_cache_new(&st.cache, &e) != 0)
         return;
     st.unsched = json_object();
+    st.since = json_object();
     json_object_foreach (sched__objs(s, SK_NODE), key, obj)
         sched_cache_node_upsert(st.cache, obj, &warn, &e);
     json_object_foreach (sched__objs(s, SK_POD), key, obj) {
         sched_cache_pod_upsert(st.cache, obj, &warn, &e);
-        if (pending(obj))
+        if (pending(obj)) {
+            pending_seen(s, key);
             sched__enqueue(s, c, key);
+        }
     }
 }
 
@@ -64,6 +91,8 @@ static void stop(struct sched *s, struct sched_ctrl *c)
     st.cache = NULL;
     json_decref(st.unsched);
     st.unsched = NULL;
+    json_decref(st.since);
+    st.since = NULL;
 }
 
 static void on_event(struct sched *s, struct sched_ctrl *c, int kind, const char *key,
@@ -88,13 +117,16 @@ static void on_event(struct sched *s, struct sched_ctrl *c, int kind, const char
         sched_cache_pod_remove(st.cache, json_string_value(json_object_get(m, "namespace")),
                                json_string_value(json_object_get(m, "name")));
         json_object_del(st.unsched, key);
+        pending_done(s, key, NULL);
         retry_unschedulable(s, c); /* resources freed */
         return;
     }
     sched_cache_pod_upsert(st.cache, obj, &warn, &e);
     if (pending(obj)) {
+        pending_seen(s, key);
         sched__enqueue(s, c, key);
     } else {
+        pending_done(s, key, obj);
         json_object_del(st.unsched, key);
         if (!sched__pod_active(obj))
             retry_unschedulable(s, c); /* a finished pod frees its node */

@@ -29,6 +29,7 @@ enum {
     SK_JOB,
     SK_CRONJOB,
     SK_LEASE,
+    SK_HPA, /* HorizontalPodAutoscaler (autoscaling/v2) */
     SK__COUNT
 };
 
@@ -62,6 +63,8 @@ extern struct sched_ctrl sched__ctrl_daemonset;
 extern struct sched_ctrl sched__ctrl_gc;
 extern struct sched_ctrl sched__ctrl_nodes;
 extern struct sched_ctrl sched__ctrl_endpoints;
+extern struct sched_ctrl sched__ctrl_ipam;
+extern struct sched_ctrl sched__ctrl_hpa;
 
 /* ---- caches ---- */
 
@@ -88,6 +91,13 @@ uint64_t sched__now_ms(struct sched *s);
  * a full grace period). */
 uint64_t sched__leading_ms(struct sched *s);
 const struct sched_config *sched__config(struct sched *s);
+/* The local replica (read-only use: settings like api/netconf.h). */
+struct store *sched__store(struct sched *s);
+/* The loop the leader loops run on (for a controller's uv_queue_work). */
+uv_loop_t *sched__loop(struct sched *s);
+/* Pending seen by the scheduler -> bound, in seconds (ctrl_scheduler.c
+ * observes, sched_prom_write reads). Lives as long as s. */
+struct prom_hist *sched__bind_latency(struct sched *s);
 
 /* ---- queues ---- */
 

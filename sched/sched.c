@@ -19,9 +19,9 @@
 #define CTRL_TICK_MS 1000
 
 static struct sched_ctrl *const all_ctrls[] = {
-    &sched__ctrl_scheduler, &sched__ctrl_replicaset, &sched__ctrl_deployment,
-    &sched__ctrl_job,       &sched__ctrl_cronjob,    &sched__ctrl_daemonset,
-    &sched__ctrl_gc,        &sched__ctrl_nodes,      &sched__ctrl_endpoints,
+    &sched__ctrl_scheduler, &sched__ctrl_replicaset, &sched__ctrl_deployment, &sched__ctrl_job,
+    &sched__ctrl_cronjob,   &sched__ctrl_daemonset,  &sched__ctrl_gc,         &sched__ctrl_nodes,
+    &sched__ctrl_endpoints, &sched__ctrl_ipam,       &sched__ctrl_hpa,
 };
 #define N_CTRLS (sizeof all_ctrls / sizeof all_ctrls[0])
 
@@ -39,6 +39,7 @@ static const char *const kind_names[SK__COUNT] = {
     [SK_JOB] = "Job",
     [SK_CRONJOB] = "CronJob",
     [SK_LEASE] = "Lease",
+    [SK_HPA] = "HorizontalPodAutoscaler",
 };
 
 struct informer {
@@ -80,8 +81,9 @@ struct sched {
     bool status_busy;
     void (*close_cb)(void *);
     void *close_data;
-    size_t writes;       /* in flight inside consensus */
-    bool handles_closed; /* freed with the last write back */
+    struct prom_hist bind_latency; /* ctrl_scheduler.c observes; /metrics reads */
+    size_t writes;                 /* in flight inside consensus */
+    bool handles_closed;           /* freed with the last write back */
 };
 
 static void sched_free(struct sched *s);
@@ -104,6 +106,21 @@ uint64_t sched__leading_ms(struct sched *s)
 const struct sched_config *sched__config(struct sched *s)
 {
     return &s->cfg;
+}
+
+struct store *sched__store(struct sched *s)
+{
+    return s->store;
+}
+
+uv_loop_t *sched__loop(struct sched *s)
+{
+    return s->loop;
+}
+
+struct prom_hist *sched__bind_latency(struct sched *s)
+{
+    return &s->bind_latency;
 }
 
 void sched__now_rfc3339(struct sched *s, char buf[21])

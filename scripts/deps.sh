@@ -10,6 +10,7 @@ pkgs=(
   libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev libcmocka-dev
   runc containernetworking-plugins nftables iproute2 openssl curl procps jq
   busybox-static docker-registry skopeo umoci
+  python3-prometheus-client
 )
 
 missing=()

@@ -220,23 +220,7 @@ ports_pick_base
 # DIR/oci:busybox and the OCI archive DIR/busybox.tar. Needs umoci, skopeo
 # and busybox-static.
 busybox_image() {
-    local W=$1
-    (
-        set -e
-        cd "$W"
-        umoci init --layout oci
-        umoci new --image oci:busybox
-        umoci unpack --image oci:busybox bundle
-        mkdir -p bundle/rootfs/bin bundle/rootfs/etc bundle/rootfs/tmp
-        chmod 1777 bundle/rootfs/tmp
-        cp /bin/busybox bundle/rootfs/bin/busybox
-        for a in $(/bin/busybox --list); do
-            [ "$a" = busybox ] || ln -sf busybox "bundle/rootfs/bin/$a"
-        done
-        echo 'root:x:0:0:root:/root:/bin/sh' >bundle/rootfs/etc/passwd
-        echo 'root:x:0:' >bundle/rootfs/etc/group
-        umoci repack --image oci:busybox bundle
-        umoci config --image oci:busybox --config.cmd /bin/sh
-        skopeo copy --insecure-policy oci:"$W/oci:busybox" oci-archive:"$W/busybox.tar"
-    ) >"$W/build.log" 2>&1 || { cat "$W/build.log"; fail "could not build the busybox image"; }
+    # one recipe for the tests and `make run` (the archive is tagged busybox:latest)
+    "$(dirname "${BASH_SOURCE[0]}")/../../scripts/busybox-image.sh" "$1" >/dev/null ||
+        fail "could not build the busybox image"
 }

@@ -5,7 +5,9 @@
 # deletes /bin/echo: a whiteout) is pushed with skopeo, then pulled through
 # agent/registry.c by the helper tests/unit/agent/test_image_pull, which
 # mounts the overlay rootfs and runs `chroot ROOT /bin/busybox echo hello`.
-# Then the failures: a wrong tag (404 named), pull by digest, a blob
+# A node on runc then pulls through the token-auth front with a Pod's
+# imagePullSecrets (and is refused without). Then the failures: a wrong tag
+# (404 named), pull by digest, a blob
 # tampered in the registry's storage (digest mismatch, nothing kept), and a
 # stopped registry (ERR_IO naming the URL).
 set -u
@@ -152,6 +154,57 @@ grep -q '"GET /v2/busybox/manifests/1.36 HTTP/1.1" 503' "$T_DIR/n8.log" || fail 
 SKIFF_TEST_USER=skiff SKIFF_TEST_PASS=wrong pull badauth "127.0.0.1:$APORT/busybox:1.36" denied \
     "token: GET http://127.0.0.1:$APORT/token?service=skiff-test&scope=repository%3Abusybox%3Apull: 401: UNAUTHORIZED: bad credentials"
 pull noauth "127.0.0.1:$APORT/busybox:1.36" denied "token: GET http://127.0.0.1:$APORT/token"
+
+# ---- imagePullSecrets through the daemon: a node on runc pulls from the
+# token-auth front with a kubernetes.io/dockerconfigjson Secret; without
+# it the pod waits in ErrImagePull/ImagePullBackOff ----
+if command -v runc >/dev/null; then
+    T_RUNTIME=runc
+    t_cleanup() {
+        [ -d "$(node_dir 1)" ] && "$SKIFF" reset --data-dir "$(node_dir 1)" --keep-data >/dev/null 2>&1
+    }
+    start_init 1
+    kc() { "$SKIFF" "$@" --kubeconfig "$(node_dir 1)/admin.kubeconfig"; }
+    AUTH=$(printf 'skiff:s3cret' | base64 -w0)
+    CFG=$(printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$APORT" "$AUTH" | base64 -w0)
+    cat <<EOF | kc apply -f - >/dev/null || fail "apply pull-secret pods"
+apiVersion: v1
+kind: Secret
+metadata: {name: regcred}
+type: kubernetes.io/dockerconfigjson
+data: {.dockerconfigjson: $CFG}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: withsecret}
+spec:
+  terminationGracePeriodSeconds: 1
+  imagePullSecrets: [{name: nosuch}, {name: regcred}]
+  containers: [{name: c, image: "127.0.0.1:$APORT/busybox:1.36", command: [/bin/busybox, sleep, "3600"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nosecret}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: "127.0.0.1:$APORT/busybox:1.36", command: [/bin/busybox, sleep, "3600"]}]
+EOF
+    phase_is() { [ "$(kc get pod "$1" -o json | jq -r .status.phase)" = "$2" ]; }
+    wait_until 90 "pod withsecret Running (pulled with the Secret's credentials)" phase_is withsecret Running
+    denied() {
+        kc get pod nosecret -o json | jq -r '.status.containerStatuses[0].state.waiting.reason' |
+            grep -Eq 'ErrImagePull|ImagePullBackOff'
+    }
+    wait_until 60 "pod nosecret refused by the registry" denied
+    kc get pod nosecret -o json | jq -r '.status.containerStatuses[0].state.waiting.message' |
+        grep -q 401 || fail "nosecret's message does not say 401: $(kc get pod nosecret -o json | jq -c .status.containerStatuses)"
+    ! grep -q s3cret "$T_DIR"/n1.log || fail "the registry password is in the node log"
+    kc delete pod withsecret nosecret >/dev/null
+    gone() { [ "$(kc get pods -o json | jq '.items | length')" = 0 ]; }
+    wait_until 60 "pods deleted" gone
+    stop_node 1
+    log "imagePullSecrets: pulled with the Secret, refused without, no password in the log"
+fi
 
 # ---- by digest ----
 MDIGEST=$(curl -sfI --max-time 5 -H 'Accept: application/vnd.oci.image.manifest.v1+json' \

@@ -71,7 +71,7 @@ static int cni(int argc, char **argv)
     /* cni ADD|DEL|CHECK CONFDIR CACHEDIR ID NETNS */
     struct agent__cni c;
     struct agent__cni_conflist *l;
-    struct agent__cni_attach a = {argv[5], argv[6], NULL, "K8S_POD_NAMESPACE=default"};
+    struct agent__cni_attach a = {argv[5], argv[6], NULL, "K8S_POD_NAMESPACE=default", NULL};
     struct agent__cni_result r;
     struct err e;
     char ip[32];
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         return 2;
     if (strcmp(argv[1], "conf") == 0 && argc == 5) /* conf CONFDIR PODCIDR DATADIR */
-        return agent__cni_write_default(argv[2], argv[3], argv[4], &e) ? die("conf", &e) : 0;
+        return agent__cni_write_default(argv[2], argv[3], NULL, argv[4], &e) ? die("conf", &e) : 0;
     if (strcmp(argv[1], "cni") == 0)
         return cni(argc, argv);
     if (strcmp(argv[1], "rules") == 0)

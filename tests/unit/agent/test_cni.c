@@ -118,7 +118,7 @@ static void test_default_conflist_is_bridge_hostlocal_loopback(void **state)
     json_t *br, *ipam;
 
     (void)state;
-    assert_int_equal(agent__cni_default_conflist("10.244.1.7/24", "/var/lib/n1/ipam", &text, &e),
+    assert_int_equal(agent__cni_default_conflist("10.244.1.7/24", NULL, "/var/lib/n1/ipam", &text, &e),
                      0);
     assert_int_equal(agent__cni_conflist_parse(text, strlen(text), "default", &l, &e), 0);
     assert_string_equal(l->name, AGENT_CNI_NETWORK);
@@ -136,15 +136,29 @@ static void test_default_conflist_is_bridge_hostlocal_loopback(void **state)
     assert_contains(text, "\"subnet\": \"10.244.1.0/24\"");
     assert_contains(text, "\"dst\": \"0.0.0.0/0\"");
     assert_string_equal(json_string_value(json_object_get(json_array_get(l->plugins, 1), "type")),
+                        "portmap");
+    assert_true(json_is_true(json_object_get(
+        json_object_get(json_array_get(l->plugins, 1), "capabilities"), "portMappings")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l->plugins, 2), "type")),
                         "loopback");
     agent__cni_conflist_free(l);
     free(text);
 
-    assert_int_equal(agent__cni_default_conflist("10.244.1.0/33", "/d", &text, &e), ERR_INVALID);
+    /* a node's own bridge name; a name that is no interface name is refused */
+    assert_int_equal(agent__cni_default_conflist("10.244.1.0/24", "skb0123abcd", "/d", &text, &e),
+                     0);
+    assert_contains(text, "\"bridge\": \"skb0123abcd\"");
+    free(text);
+    assert_int_equal(agent__cni_default_conflist("10.244.1.0/24", "a-name-much-too-long", "/d",
+                                                 &text, &e),
+                     ERR_INVALID);
+    assert_contains(e.msg, "bridge");
+
+    assert_int_equal(agent__cni_default_conflist("10.244.1.0/33", NULL, "/d", &text, &e), ERR_INVALID);
     assert_contains(e.msg, "pod cidr");
-    assert_int_equal(agent__cni_default_conflist("fd00::/64", "/d", &text, &e), ERR_INVALID);
-    assert_int_equal(agent__cni_default_conflist(NULL, "/d", &text, &e), ERR_INVALID);
-    assert_int_equal(agent__cni_default_conflist("10.0.0.0/8", "rel", &text, &e), ERR_INVALID);
+    assert_int_equal(agent__cni_default_conflist("fd00::/64", NULL, "/d", &text, &e), ERR_INVALID);
+    assert_int_equal(agent__cni_default_conflist(NULL, NULL, "/d", &text, &e), ERR_INVALID);
+    assert_int_equal(agent__cni_default_conflist("10.0.0.0/8", NULL, "rel", &text, &e), ERR_INVALID);
     assert_contains(e.msg, "absolute");
 }
 
@@ -159,11 +173,11 @@ static void test_write_default_then_load_first_file(void **state)
     assert_int_equal(helpers_mkdtemp(dir, sizeof dir, "skiff-cni"), 0);
     snprintf(conf, sizeof conf, "%s/net.d", dir);
     assert_int_equal(agent__cni_conflist_load(conf, &l, &e), ERR_NOTFOUND);
-    assert_int_equal(agent__cni_write_default(conf, "10.244.2.0/24", "/x/ipam", &e), 0);
+    assert_int_equal(agent__cni_write_default(conf, "10.244.2.0/24", NULL, "/x/ipam", &e), 0);
     snprintf(path, sizeof path, "%s/%s", conf, AGENT_CNI_CONF_FILE);
     assert_int_equal(stat(path, &st1), 0);
     /* unchanged: the file is left alone */
-    assert_int_equal(agent__cni_write_default(conf, "10.244.2.0/24", "/x/ipam", &e), 0);
+    assert_int_equal(agent__cni_write_default(conf, "10.244.2.0/24", NULL, "/x/ipam", &e), 0);
     assert_int_equal(stat(path, &st2), 0);
     assert_int_equal(st1.st_ino, st2.st_ino);
     /* a file sorting later and a non-config file do not matter */
@@ -434,11 +448,46 @@ static struct agent__cni_conflist *list_of(const char *version, const char *type
     return l;
 }
 
+/* runtimeConfig.portMappings goes to the plugins that declare the
+ * capability, and only to them */
+static void test_port_mappings_reach_capable_plugins_only(void **state)
+{
+    struct fixture *f = *state;
+    const char *text = "{\"cniVersion\":\"1.0.0\",\"name\":\"t\",\"plugins\":["
+                       "{\"type\":\"fake-a\"},"
+                       "{\"type\":\"fake-b\",\"capabilities\":{\"portMappings\":true}}]}";
+    json_t *pm = json_pack("[{s:i, s:i, s:s}]", "hostPort", 8080, "containerPort", 80, "protocol",
+                           "tcp");
+    struct agent__cni_attach a = {"pod2", "/proc/self/ns/net", NULL, NULL, pm};
+    struct agent__cni_conflist *l = NULL;
+    struct agent__cni c;
+    struct agent__cni_result r;
+    char path[256], *in;
+    struct err e;
+
+    assert_int_equal(agent__cni_conflist_parse(text, strlen(text), "test", &l, &e), 0);
+    assert_int_equal(agent__cni_init(&c, f->bin, f->cache, 5000, &e), 0);
+    assert_int_equal(agent__cni_add(&c, l, &a, &r, &e), 0);
+    agent__cni_result_close(&r);
+    snprintf(path, sizeof path, "%s/stdin.ADD.fake-b", f->bin);
+    in = slurp(path);
+    assert_contains(in, "\"runtimeConfig\":{\"portMappings\":[{");
+    assert_contains(in, "\"hostPort\":8080");
+    free(in);
+    snprintf(path, sizeof path, "%s/stdin.ADD.fake-a", f->bin);
+    in = slurp(path);
+    assert_null(strstr(in, "runtimeConfig"));
+    free(in);
+    assert_int_equal(agent__cni_del(&c, l, &a, &e), 0);
+    agent__cni_conflist_free(l);
+    json_decref(pm);
+}
+
 static void test_add_chains_results_and_del_runs_in_reverse(void **state)
 {
     struct fixture *f = *state;
     struct agent__cni_conflist *l = list_of("1.0.0", "fake-a,fake-b");
-    struct agent__cni_attach a = {"pod1", "/proc/self/ns/net", NULL, "K8S_POD_NAMESPACE=default"};
+    struct agent__cni_attach a = {"pod1", "/proc/self/ns/net", NULL, "K8S_POD_NAMESPACE=default", NULL};
     struct agent__cni c;
     struct agent__cni_result r;
     char path[256], *log, *in;
@@ -508,7 +557,7 @@ static void test_failed_add_is_rolled_back_with_the_plugins_message(void **state
 {
     struct fixture *f = *state;
     struct agent__cni_conflist *l = list_of("1.0.0", "fake-a,fail,fake-b");
-    struct agent__cni_attach a = {"pod2", "/proc/self/ns/net", "eth1", NULL};
+    struct agent__cni_attach a = {"pod2", "/proc/self/ns/net", "eth1", NULL, NULL};
     struct agent__cni c;
     struct agent__cni_result r;
     char *log, path[256];
@@ -543,7 +592,7 @@ static void test_timeouts_missing_plugins_and_bad_attach(void **state)
     struct agent__cni_conflist *slow = list_of("1.0.0", "slow");
     struct agent__cni_conflist *missing = list_of("1.0.0", "nope");
     struct agent__cni_conflist *old = list_of("0.3.1", "fake-a");
-    struct agent__cni_attach a = {"pod3", "/proc/self/ns/net", NULL, NULL};
+    struct agent__cni_attach a = {"pod3", "/proc/self/ns/net", NULL, NULL, NULL};
     struct agent__cni c;
     struct agent__cni_result r;
     struct err e;
@@ -596,6 +645,8 @@ int main(void)
         cmocka_unit_test(test_netexec_feeds_large_stdin_and_reports_exit),
         cmocka_unit_test(test_netexec_kills_at_the_deadline),
         cmocka_unit_test_setup_teardown(test_add_chains_results_and_del_runs_in_reverse, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_port_mappings_reach_capable_plugins_only, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_add_is_rolled_back_with_the_plugins_message,
                                         setup, teardown),

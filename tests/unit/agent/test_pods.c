@@ -489,6 +489,110 @@ static void test_volume_projection_items_and_modes(void **state)
     json_decref(optkey);
 }
 
+/* A refresh replaces changed keys, adds new ones, removes gone ones and
+ * leaves no staging dir; an object that fails projection changes nothing. */
+static void test_volume_refresh_follows_the_object(void **state)
+{
+    char dir[] = "/tmp/skiff-pods-ref-XXXXXX", p[600];
+    json_t *v1 = json_pack("{s:{s:s}, s:{s:s, s:s}}", "metadata", "resourceVersion", "1", "data",
+                           "a", "one", "b", "two");
+    json_t *v2 = json_pack("{s:{s:s}, s:{s:s, s:s}}", "metadata", "resourceVersion", "2", "data",
+                           "a", "uno", "c", "tres");
+    json_t *src = json_object(), *bad = json_pack("{s:[{s:s, s:s}]}", "items", "key", "zz",
+                                                  "path", "x");
+    struct stat st;
+    struct err e;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(agent__volume_project(dir, "ConfigMap", v1, src, "v", &e), 0);
+    assert_int_equal(agent__volume_refresh(dir, "ConfigMap", v2, src, "v", &e), 0);
+    assert_file(dir, "a", "uno", 0644);
+    assert_file(dir, "c", "tres", 0644);
+    snprintf(p, sizeof p, "%s/b", dir);
+    assert_int_not_equal(stat(p, &st), 0); /* key b is gone */
+    snprintf(p, sizeof p, "%s/..skiff_new", dir);
+    assert_int_not_equal(stat(p, &st), 0);
+    /* a projection that fails leaves the files as they were */
+    assert_int_equal(agent__volume_refresh(dir, "ConfigMap", v1, bad, "v", &e), ERR_NOTFOUND);
+    assert_file(dir, "a", "uno", 0644);
+    assert_file(dir, "c", "tres", 0644);
+    assert_int_not_equal(stat(p, &st), 0);
+    fs_rmtree(dir);
+    json_decref(v1);
+    json_decref(v2);
+    json_decref(src);
+    json_decref(bad);
+}
+
+/* kubelet's service variables; a name the container sets itself wins */
+static void test_service_env_variables(void **state)
+{
+    json_t *svcs = json_pack(
+        "[{s:{s:s}, s:{s:s, s:[{s:s, s:i, s:s}, {s:i, s:s}]}},"
+        " {s:{s:s}, s:{s:s, s:[{s:i}]}}]",
+        "metadata", "name", "my-web", "spec", "clusterIP", "10.96.0.9", "ports", "name", "http",
+        "port", 80, "protocol", "TCP", "port", 53, "protocol", "UDP", "metadata", "name",
+        "headless", "spec", "clusterIP", "None", "ports", "port", 80);
+    json_t *ctr = json_pack("{s:[{s:s, s:s}]}", "env", "name", "MY_WEB_SERVICE_PORT", "value",
+                            "own");
+    struct agent__envset env;
+    struct err e;
+    size_t i;
+    const char *want[][2] = {
+        {"MY_WEB_SERVICE_HOST", "10.96.0.9"},   {"MY_WEB_SERVICE_PORT", "80"},
+        {"MY_WEB_PORT", "tcp://10.96.0.9:80"},  {"MY_WEB_SERVICE_PORT_HTTP", "80"},
+        {"MY_WEB_PORT_80_TCP", "tcp://10.96.0.9:80"}, {"MY_WEB_PORT_80_TCP_PROTO", "tcp"},
+        {"MY_WEB_PORT_80_TCP_PORT", "80"},       {"MY_WEB_PORT_80_TCP_ADDR", "10.96.0.9"},
+        {"MY_WEB_PORT_53_UDP", "udp://10.96.0.9:53"}, {"MY_WEB_PORT_53_UDP_PROTO", "udp"},
+    };
+    (void)state;
+
+    memset(&env, 0, sizeof env);
+    /* the container's own MY_WEB_SERVICE_PORT is kept */
+    assert_int_equal(agent__env_resolve(NULL, ctr, "c", NULL, NULL, NULL, NULL, &env, &e), 0);
+    assert_int_equal(agent__env_services(svcs, true, &env, &e), 0);
+    for (i = 0; i < sizeof want / sizeof want[0]; i++) {
+        size_t k;
+        bool found = false;
+        for (k = 0; k < env.n; k++)
+            if (strcmp(env.v[k].name, want[i][0]) == 0) {
+                found = true;
+                if (strcmp(want[i][0], "MY_WEB_SERVICE_PORT") == 0)
+                    assert_string_equal(env.v[k].value, "own");
+                else
+                    assert_string_equal(env.v[k].value, want[i][1]);
+            }
+        if (!found)
+            fail_msg("%s missing", want[i][0]);
+    }
+    for (i = 0; i < env.n; i++)
+        assert_null(strstr(env.v[i].name, "HEADLESS")); /* no ClusterIP, no variables */
+    agent__envset_close(&env);
+    memset(&env, 0, sizeof env);
+    assert_int_equal(agent__env_services(svcs, false, &env, &e), 0);
+    assert_int_equal(env.n, 0);
+    agent__envset_close(&env);
+    json_decref(svcs);
+    json_decref(ctr);
+}
+
+static void test_resolv_conf_cluster_dns_then_node_servers(void **state)
+{
+    char buf[1024];
+    struct err e;
+    const char *host = "# generated\nnameserver 127.0.0.53\nnameserver 192.0.2.53\n"
+                       "nameserver fd00::1\nsearch corp.example\n";
+    (void)state;
+    assert_int_equal(agent__resolv_conf("10.244.1.1", "shop", host, buf, sizeof buf, &e), 0);
+    assert_string_equal(buf, "search shop.svc.cluster.local svc.cluster.local cluster.local\n"
+                             "nameserver 10.244.1.1\noptions ndots:5\nnameserver 192.0.2.53\n");
+    assert_int_equal(agent__resolv_conf(NULL, "shop", host, buf, sizeof buf, &e), 0);
+    assert_string_equal(buf, host);
+    assert_int_equal(agent__resolv_conf("not-an-ip", "shop", host, buf, sizeof buf, &e),
+                     ERR_INVALID);
+}
+
 /* ---- logs ---- */
 
 static void test_log_path_and_rotation(void **state)
@@ -559,6 +663,9 @@ int main(void)
         cmocka_unit_test(test_env_missing_secret_and_key_are_named),
         cmocka_unit_test(test_volume_projection_items_and_modes),
         cmocka_unit_test(test_log_path_and_rotation),
+        cmocka_unit_test(test_volume_refresh_follows_the_object),
+        cmocka_unit_test(test_service_env_variables),
+        cmocka_unit_test(test_resolv_conf_cluster_dns_then_node_servers),
         cmocka_unit_test(test_b64_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

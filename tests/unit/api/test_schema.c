@@ -579,6 +579,17 @@ static const char *const examples[][3] = {
      "\"busybox:1.28\",\"command\":[\"/bin/sh\",\"-c\",\"date; echo Hello\"]}]}}}}},"
      "\"status\":{\"active\":[{\"kind\":\"Job\",\"name\":\"hello-1\",\"namespace\":\"default\","
      "\"apiVersion\":\"batch/v1\"}],\"lastScheduleTime\":\"2024-01-01T00:01:00Z\"}}"},
+    {"autoscaling/v2", "HorizontalPodAutoscaler",
+     "{\"apiVersion\":\"autoscaling/v2\",\"kind\":\"HorizontalPodAutoscaler\",\"metadata\":"
+     "{\"name\":\"web\"},\"spec\":{\"scaleTargetRef\":{\"apiVersion\":\"apps/v1\",\"kind\":"
+     "\"Deployment\",\"name\":\"web\"},\"minReplicas\":1,\"maxReplicas\":4,\"metrics\":[{\"type\":"
+     "\"Resource\",\"resource\":{\"name\":\"cpu\",\"target\":{\"type\":\"Utilization\","
+     "\"averageUtilization\":50}}}],\"behavior\":{\"scaleDown\":{\"stabilizationWindowSeconds\":"
+     "60,\"policies\":[{\"type\":\"Pods\",\"value\":1,\"periodSeconds\":15}]}}},\"status\":{"
+     "\"currentReplicas\":1,\"desiredReplicas\":1,\"currentMetrics\":[{\"type\":\"Resource\","
+     "\"resource\":{\"name\":\"cpu\",\"current\":{\"averageValue\":\"20m\",\"averageUtilization\":"
+     "20}}}],\"conditions\":[{\"type\":\"AbleToScale\",\"status\":\"True\",\"reason\":"
+     "\"ReadyForNewScale\",\"lastTransitionTime\":\"2024-01-01T00:00:00Z\"}]}}"},
     {"coordination.k8s.io/v1", "Lease",
      "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":"
      "\"n1\",\"namespace\":\"kube-node-lease\"},\"spec\":{\"holderIdentity\":\"n1\","

@@ -780,6 +780,37 @@ static void test_table_secret_namespace_and_lease(void **state)
     t = table1("Lease", J("{'metadata': {'name': 'free'}}"), NULL);
     assert_string_equal(cell_s(t, 1), "");
     json_decref(t);
+
+    /* kubectl's HPA columns; TARGETS <unknown> until measured */
+    t = table1("HorizontalPodAutoscaler",
+               J("{'metadata': {'name': 'web'}, 'spec': {'scaleTargetRef': {'kind': 'Deployment',"
+                 " 'name': 'web'}, 'minReplicas': 1, 'maxReplicas': 4, 'metrics': [{'type': "
+                 "'Resource', 'resource': {'name': 'cpu', 'target': {'type': 'Utilization', "
+                 "'averageUtilization': 50}}}]}}"),
+               NULL);
+    assert_headers(t, 0, "Name,Reference,Targets,MinPods,MaxPods,Replicas,Age");
+    assert_string_equal(cell_s(t, 1), "Deployment/web");
+    assert_string_equal(cell_s(t, 2), "cpu: <unknown>/50%");
+    assert_string_equal(cell_s(t, 3), "1");
+    assert_int_equal(cell_i(t, 4), 4);
+    assert_int_equal(cell_i(t, 5), 0);
+    json_decref(t);
+    t = table1("HorizontalPodAutoscaler",
+               J("{'metadata': {'name': 'm'}, 'spec': {'scaleTargetRef': {'kind': 'Deployment',"
+                 " 'name': 'w'}, 'maxReplicas': 9, 'metrics': [{'type': 'Resource', 'resource':"
+                 " {'name': 'cpu', 'target': {'type': 'Utilization', 'averageUtilization': 50}}},"
+                 " {'type': 'Resource', 'resource': {'name': 'memory', 'target': {'type': "
+                 "'AverageValue', 'averageValue': '100Mi'}}}, {'type': 'Resource', 'resource': "
+                 "{'name': 'cpu', 'target': {'type': 'AverageValue', 'averageValue': '1'}}}]},"
+                 " 'status': {'currentReplicas': 3, 'currentMetrics': [{'type': 'Resource', "
+                 "'resource': {'name': 'cpu', 'current': {'averageUtilization': 20}}}, {'type': "
+                 "'Resource', 'resource': {'name': 'memory', 'current': {'averageValue': "
+                 "'50Mi'}}}]}}"),
+               NULL);
+    assert_string_equal(cell_s(t, 2), "cpu: 20%/50%, memory: 50Mi/100Mi + 1 more...");
+    assert_string_equal(cell_s(t, 3), "<unset>");
+    assert_int_equal(cell_i(t, 5), 3);
+    json_decref(t);
 }
 
 static void test_table_unknown_kind_prints_name_and_age(void **state)

@@ -216,6 +216,12 @@ static const char *const valid[][2] = {
     {"Lease", "{'apiVersion':'coordination.k8s.io/v1','kind':'Lease','metadata':{'name':"
               "'kube-scheduler'},'spec':{'holderIdentity':'node-1','leaseDurationSeconds':15,"
               "'leaseTransitions':0}}"},
+    {"HorizontalPodAutoscaler",
+     "{'apiVersion':'autoscaling/v2','kind':'HorizontalPodAutoscaler','metadata':{'name':'web'},"
+     "'spec':{'scaleTargetRef':{'apiVersion':'apps/v1','kind':'Deployment','name':'web'},"
+     "'maxReplicas':4,'metrics':[{'type':'Resource','resource':{'name':'memory','target':{"
+     "'type':'AverageValue','averageValue':'100Mi'}}}],'behavior':{'scaleUp':{"
+     "'selectPolicy':'Disabled'}}}}"},
 };
 
 static void test_valid_object_of_every_kind_has_no_errors(void **state)
@@ -602,6 +608,46 @@ static const struct bad_case {
      "subsets[0]: Required value: must specify `addresses` or `notReadyAddresses`"},
     {"Lease", "{'metadata':{'name':'l'},'spec':{'leaseDurationSeconds':0}}",
      "spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0"},
+#define HPA(spec)                                                                                  \
+    "{'metadata':{'name':'h'},'spec':{'scaleTargetRef':{'kind':'Deployment','name':'web'}," spec   \
+    "}}"
+    {"HorizontalPodAutoscaler", HPA("'minReplicas':0,'maxReplicas':3"),
+     "spec.minReplicas: Invalid value: 0: must be greater than or equal to 1"},
+    {"HorizontalPodAutoscaler", HPA("'minReplicas':3,'maxReplicas':2"),
+     "spec.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`"},
+    {"HorizontalPodAutoscaler",
+     "{'metadata':{'name':'h'},'spec':{'scaleTargetRef':{'kind':'Deployment'},'maxReplicas':2}}",
+     "spec.scaleTargetRef.name: Required value"},
+    {"HorizontalPodAutoscaler",
+     HPA("'maxReplicas':2,'metrics':[{'type':'Resource','resource':{'name':'gpu','target':{"
+         "'type':'Utilization','averageUtilization':50}}}]"),
+     "spec.metrics[0].resource.name: Unsupported value: \"gpu\": supported values: \"cpu\", "
+     "\"memory\""},
+    {"HorizontalPodAutoscaler",
+     HPA("'maxReplicas':2,'metrics':[{'type':'Resource','resource':{'name':'cpu','target':{"
+         "'type':'Value','averageUtilization':50}}}]"),
+     "spec.metrics[0].resource.target.type: Unsupported value: \"Value\": supported values: "
+     "\"Utilization\", \"AverageValue\""},
+    {"HorizontalPodAutoscaler",
+     HPA("'maxReplicas':2,'metrics':[{'type':'Resource','resource':{'name':'cpu','target':{"
+         "'type':'Utilization','averageUtilization':0}}}]"),
+     "spec.metrics[0].resource.target.averageUtilization: Invalid value: 0: must be greater "
+     "than 0"},
+    {"HorizontalPodAutoscaler",
+     HPA("'maxReplicas':2,'behavior':{'scaleDown':{'policies':[{'type':'Pods','value':0,"
+         "'periodSeconds':15}]}}"),
+     "spec.behavior.scaleDown.policies[0].value: Invalid value: 0: must be greater than zero"},
+    {"HorizontalPodAutoscaler",
+     HPA("'maxReplicas':2,'behavior':{'scaleDown':{'stabilizationWindowSeconds':3601,"
+         "'policies':[{'type':'Pods','value':1,'periodSeconds':15}]}}"),
+     "spec.behavior.scaleDown.stabilizationWindowSeconds: Invalid value: 3601: must be less "
+     "than or equal to 3600"},
+    {"HorizontalPodAutoscaler",
+     HPA("'maxReplicas':2,'behavior':{'scaleUp':{'selectPolicy':'Sometimes',"
+         "'policies':[{'type':'Pods','value':1,'periodSeconds':15}]}}"),
+     "spec.behavior.scaleUp.selectPolicy: Unsupported value: \"Sometimes\": supported values: "
+     "\"Disabled\", \"Max\", \"Min\""},
+#undef HPA
     {"Lease", "{'metadata':{'name':'l'},'spec':{'leaseTransitions':-1}}",
      "spec.leaseTransitions: Invalid value: -1: must be greater than or equal to 0"},
     {"Node", "{'metadata':{'name':'n'},'spec':{'podCIDR':'10.0.0.0/33'}}",
@@ -924,6 +970,29 @@ static void test_defaults_fill_core_kinds(void **state)
     o = J("{'metadata':{'name':'s'}}");
     api__defaults(K("Secret"), o);
     want_s(o, "type", "Opaque");
+    json_decref(o);
+
+    /* HPA: minReplicas 1, CPU 80 %, behavior rules filled only when given */
+    o = J("{'metadata':{'name':'h'},'spec':{'scaleTargetRef':{'kind':'Deployment','name':'w'},"
+          "'maxReplicas':3}}");
+    api__defaults(K("HorizontalPodAutoscaler"), o);
+    want_i(o, "spec.minReplicas", 1);
+    want_s(o, "spec.metrics.0.resource.name", "cpu");
+    want_i(o, "spec.metrics.0.resource.target.averageUtilization", 80);
+    assert_null(json_object_get(json_object_get(o, "spec"), "behavior"));
+    json_decref(o);
+    o = J("{'metadata':{'name':'h'},'spec':{'scaleTargetRef':{'kind':'Deployment','name':'w'},"
+          "'maxReplicas':3,'behavior':{'scaleDown':{'stabilizationWindowSeconds':60}}}}");
+    api__defaults(K("HorizontalPodAutoscaler"), o);
+    want_s(o, "spec.behavior.scaleUp.selectPolicy", "Max");
+    want_i(o, "spec.behavior.scaleUp.stabilizationWindowSeconds", 0);
+    want_s(o, "spec.behavior.scaleUp.policies.0.type", "Pods");
+    want_i(o, "spec.behavior.scaleUp.policies.0.value", 4);
+    want_i(o, "spec.behavior.scaleUp.policies.1.value", 100);
+    want_i(o, "spec.behavior.scaleDown.stabilizationWindowSeconds", 60);
+    want_s(o, "spec.behavior.scaleDown.policies.0.type", "Percent");
+    want_i(o, "spec.behavior.scaleDown.policies.0.periodSeconds", 15);
+    expect_clean("HorizontalPodAutoscaler", o, NULL);
     json_decref(o);
 
     o = J("{'metadata':{'name':'ns'}}");

@@ -474,7 +474,7 @@ int agent__cni_default_conflist(const char *pod_cidr, const char *bridge, const 
                   "s:[{s:s}], s:s}}, {s:s, s:{s:b}, s:b}, {s:s}]}",
                   "cniVersion", AGENT_CNI_VERSION, "name", AGENT_CNI_NETWORK, "plugins", "type",
                   "bridge", "bridge", bridge, "isGateway", 1, "isDefaultGateway", 0,
-                  "ipMasq", 1, "hairpinMode", 1, "ipam", "type", "host-local", "ranges", "subnet",
+                  "ipMasq", 0, "hairpinMode", 1, "ipam", "type", "host-local", "ranges", "subnet",
                   cidr, "routes", "dst", "0.0.0.0/0", "dataDir", data_dir, "type", "portmap",
                   "capabilities", "portMappings", 1, "snat", 1, "type", "loopback");
     if (j == NULL)

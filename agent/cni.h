@@ -96,7 +96,8 @@ void agent__cni_conflist_free(struct agent__cni_conflist *l);
 
 /* skiff's default list as JSON text (owned, free()): bridge `bridge` (NULL:
  * AGENT_CNI_BRIDGE; a node picks its own name so that several nodes can share
- * one network namespace in tests) with isGateway, ipMasq, hairpinMode and
+ * one network namespace in tests) with isGateway, hairpinMode (no ipMasq:
+ * the node's nft table masquerades only what leaves the cluster CIDR) and
  * host-local IPAM over pod_cidr (an IPv4 CIDR; routes 0.0.0.0/0, dataDir
  * data_dir), then portmap (hostPort, capability portMappings), then loopback.
  * Returns 0, ERR_INVALID (pod_cidr, data_dir) or ERR_NOMEM. */

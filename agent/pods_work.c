@@ -242,9 +242,16 @@ void agent__launch_run(struct agent__launch *l)
         l->failed_at = AGENT_LAUNCH_CONFIG;
         goto out_umount;
     }
-    /* a container of that name left by a crash between create and here */
-    agent__runc_delete(&rt->runc, l->id, true, e);
-    err_clear(e);
+    /* a container of that name left by a crash between create and here
+     * (runc keeps its state in ROOT/ID): only then is a runc delete worth
+     * its exec on the start path */
+    {
+        char state_dir[PATH_MAX * 2];
+        snprintf(state_dir, sizeof state_dir, "%s/%s", rt->runc.root, l->id);
+        if (access(state_dir, F_OK) == 0)
+            agent__runc_delete(&rt->runc, l->id, true, e);
+        err_clear(e);
+    }
     if (agent__runc_create(&rt->runc, l->id, bdir, logp, logp, &l->pid, e) != 0)
         goto out_umount;
     if (agent__runc_start(&rt->runc, l->id, e) != 0) {
@@ -554,7 +561,7 @@ void agent__setup_run(struct agent__setup *s)
 {
     const struct agent__pods_rt *rt = s->rt;
     struct err *e = &s->err, e2;
-    char pdir[PATH_MAX];
+    char pdir[PATH_MAX], sbdir[PATH_MAX * 2];
     size_t i;
 
     s->states = calloc(s->n_ids ? s->n_ids : 1, sizeof *s->states);
@@ -570,8 +577,12 @@ void agent__setup_run(struct agent__setup *s)
         read_ip(rt, s);
         return;
     }
-    /* whatever a half-done setup or a lost sandbox left goes first */
-    agent__teardown_run(rt, s->uid, &e2);
+    /* whatever a half-done setup or a lost sandbox left goes first (a new
+     * uid has neither dir: skip the runc list the teardown costs) */
+    pod_dir(rt, s->uid, pdir, sizeof pdir);
+    snprintf(sbdir, sizeof sbdir, "%s/%s", rt->sbroot, s->uid);
+    if (access(pdir, F_OK) == 0 || access(sbdir, F_OK) == 0)
+        agent__teardown_run(rt, s->uid, &e2);
     err_clear(e);
     pod_dir(rt, s->uid, pdir, sizeof pdir);
     s->rv = agent__sandbox_create(rt->sbroot, s->uid, s->hostname, &s->sb, e);

@@ -378,7 +378,7 @@ static void write_maps(FILE *f, const struct build *b, const struct agent__svc_n
 
 /* The fixed part: hooks, the no-endpoint check, masquerading. Filter
  * chains run at -110, before nat's DNAT (-100), as kube-proxy's do. */
-static void write_base(FILE *f)
+static void write_base(FILE *f, const char *pod_cidr, const char *cluster_cidr)
 {
     fprintf(f, "\tchain nat-prerouting {\n"
                "\t\ttype nat hook prerouting priority -100; policy accept;\n"
@@ -388,7 +388,15 @@ static void write_base(FILE *f)
                "\t\tjump services\n\t}\n"
                "\tchain nat-postrouting {\n"
                "\t\ttype nat hook postrouting priority 100; policy accept;\n"
-               "\t\tjump masquerading\n\t}\n"
+               "\t\tjump masquerading\n");
+    /* pods reach each other (on any node) with their own addresses, as
+     * Kubernetes requires; only traffic leaving the cluster CIDR is
+     * masqueraded (the CNI bridge's ipMasq would NAT pod-to-pod traffic
+     * between nodes too) */
+    if (pod_cidr != NULL && cluster_cidr != NULL)
+        fprintf(f, "\t\tip saddr %s ip daddr != %s masquerade fully-random\n", pod_cidr,
+                cluster_cidr);
+    fprintf(f, "\t}\n"
                "\tchain filter-input {\n"
                "\t\ttype filter hook input priority -110; policy accept;\n"
                "\t\tct state new jump endpoints-check\n\t}\n"
@@ -565,7 +573,7 @@ int agent__svc_ruleset(const struct agent__svc_node *node, const json_t *service
     }
     fprintf(f, "table ip %s\ndelete table ip %s\ntable ip %s {\n", table, table, table);
     write_maps(f, &b, node);
-    write_base(f);
+    write_base(f, node->pod_cidr ? pod_cidr : NULL, node->cluster_cidr ? cluster_cidr : NULL);
     for (i = 0; i < b.n; i++) {
         st->ports++;
         st->endpoints += b.ports[i].n_eps;

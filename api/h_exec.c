@@ -328,11 +328,10 @@ static void h_exec(struct api_req *r)
 {
     const char *ns = r->caps[0], *name = r->caps[1];
     const char *ctr = api_req_query(r, "container"), *node, *uid, *phase, *tmo, *state;
-    char key[STORE_KEY_MAX + 1];
     struct store_kv kv;
     struct exec_job *j;
     struct err e;
-    json_t *pod = NULL, *containers, *c;
+    json_t *pod = NULL;
     size_t i, argc = 0;
     long timeout_s = EXEC_TIMEOUT_DEFAULT_S;
 
@@ -373,43 +372,8 @@ static void h_exec(struct api_req *r)
     j->want_out = flag_value(r, "stdout", true);
     j->want_err = flag_value(r, "stderr", true);
 
-    if (api_object_key("pods", ns, name, key, sizeof key, &e) != 0 ||
-        store_get(r->store, key, &kv, &e) != 0) {
-        api_reply_error(r, ERR_NOTFOUND, "pods \"%s\" not found", name);
+    if (api__pod_container(r, ns, name, ctr, &pod, &ctr) != 0)
         return;
-    }
-    if (api__object_decode(kv.value, kv.value_len, kv.mod_rev, &pod, &e) != 0) {
-        store_kv_close(&kv);
-        api_reply_err(r, &e);
-        return;
-    }
-    store_kv_close(&kv);
-    containers = json_object_get(json_object_get(pod, "spec"), "containers");
-    if (ctr == NULL || ctr[0] == '\0') {
-        if (json_array_size(containers) != 1) {
-            char names[512] = "";
-            size_t used = 0;
-            json_array_foreach (containers, i, c)
-                used += (size_t)snprintf(
-                    names + used, used < sizeof names ? sizeof names - used : 0, "%s%s",
-                    i ? " " : "", json_string_value(json_object_get(c, "name")));
-            api_reply_status(r, 400, "BadRequest",
-                             "a container name must be specified for pod %s, choose one of: [%s]",
-                             name, names);
-            goto out;
-        }
-        ctr = json_string_value(json_object_get(json_array_get(containers, 0), "name"));
-    } else {
-        bool found = false;
-        json_array_foreach (containers, i, c)
-            found = found || (json_is_string(json_object_get(c, "name")) &&
-                              strcmp(json_string_value(json_object_get(c, "name")), ctr) == 0);
-        if (!found) {
-            api_reply_status(r, 400, "BadRequest", "container %s is not valid for pod %s", ctr,
-                             name);
-            goto out;
-        }
-    }
     if (ctr == NULL || snprintf(j->ctr, sizeof j->ctr, "%s", ctr) >= (int)sizeof j->ctr) {
         api_reply_status(r, 400, "BadRequest", "container name too long");
         goto out;

@@ -173,31 +173,29 @@ static long query_long(struct api_req *r, const char *key, long dflt)
     return *end == '\0' && n >= 0 ? n : -2;
 }
 
-void api__pod_log(struct api_req *r, const char *ns, const char *name)
+int api__pod_container(struct api_req *r, const char *ns, const char *name, const char *want,
+                       json_t **pod, const char **ctr)
 {
     char key[STORE_KEY_MAX + 1];
     struct store_kv kv;
     struct err e;
-    json_t *pod, *containers, *c, *statuses;
-    const char *ctr = api_req_query(r, "container"), *node, *uid, *prev;
-    struct log_job *j;
-    bool previous;
-    long restarts = 0;
+    const json_t *containers, *c;
     size_t i;
 
+    *pod = NULL;
     if (api_object_key("pods", ns, name, key, sizeof key, &e) != 0 ||
         store_get(r->store, key, &kv, &e) != 0) {
         api_reply_error(r, ERR_NOTFOUND, "pods \"%s\" not found", name);
-        return;
+        return ERR_NOTFOUND;
     }
-    if (api__object_decode(kv.value, kv.value_len, kv.mod_rev, &pod, &e) != 0) {
+    if (api__object_decode(kv.value, kv.value_len, kv.mod_rev, pod, &e) != 0) {
         store_kv_close(&kv);
         api_reply_err(r, &e);
-        return;
+        return e.code;
     }
     store_kv_close(&kv);
-    containers = json_object_get(json_object_get(pod, "spec"), "containers");
-    if (ctr == NULL || ctr[0] == '\0') {
+    containers = json_object_get(json_object_get(*pod, "spec"), "containers");
+    if (want == NULL || want[0] == '\0') {
         if (json_array_size(containers) != 1) {
             char names[512] = "";
             size_t used = 0;
@@ -205,31 +203,51 @@ void api__pod_log(struct api_req *r, const char *ns, const char *name)
                 used += (size_t)snprintf(
                     names + used, used < sizeof names ? sizeof names - used : 0, "%s%s",
                     i ? " " : "", json_string_value(json_object_get(c, "name")));
-            json_decref(pod);
             api_reply_status(r, 400, "BadRequest",
                              "a container name must be specified for pod %s, choose one of: [%s]",
                              name, names);
-            return;
+            goto fail;
         }
-        /* copied: the pod is released before the last use of ctr */
-        ctr = api_req_strdup(
-            r, json_string_value(json_object_get(json_array_get(containers, 0), "name")));
-        if (ctr == NULL) {
-            json_decref(pod);
-            api_reply_error(r, ERR_NOMEM, "out of memory");
-            return;
+        *ctr = json_string_value(json_object_get(json_array_get(containers, 0), "name"));
+        if (*ctr == NULL) {
+            api_reply_status(r, 400, "BadRequest", "pod %s: container without a name", name);
+            goto fail;
         }
-    } else {
-        bool found = false;
-        json_array_foreach (containers, i, c)
-            found = found || (json_is_string(json_object_get(c, "name")) &&
-                              strcmp(json_string_value(json_object_get(c, "name")), ctr) == 0);
-        if (!found) {
-            json_decref(pod);
-            api_reply_status(r, 400, "BadRequest", "container %s is not valid for pod %s", ctr,
-                             name);
-            return;
+        return 0;
+    }
+    json_array_foreach (containers, i, c) {
+        const char *n = json_string_value(json_object_get(c, "name"));
+        if (n != NULL && strcmp(n, want) == 0) {
+            *ctr = n;
+            return 0;
         }
+    }
+    api_reply_status(r, 400, "BadRequest", "container %s is not valid for pod %s", want, name);
+fail:
+    json_decref(*pod);
+    *pod = NULL;
+    return ERR_INVALID;
+}
+
+void api__pod_log(struct api_req *r, const char *ns, const char *name)
+{
+    struct store_kv kv;
+    struct err e;
+    json_t *pod, *c, *statuses;
+    const char *ctr = api_req_query(r, "container"), *node, *uid, *prev;
+    struct log_job *j;
+    bool previous;
+    long restarts = 0;
+    size_t i;
+
+    if (api__pod_container(r, ns, name, ctr, &pod, &ctr) != 0)
+        return;
+    /* copied: the pod is released before the last use of ctr */
+    ctr = api_req_strdup(r, ctr);
+    if (ctr == NULL) {
+        json_decref(pod);
+        api_reply_error(r, ERR_NOMEM, "out of memory");
+        return;
     }
     j = api_req_alloc(r, sizeof *j);
     if (j == NULL) {

@@ -293,6 +293,14 @@ int api__log_path(const struct api *a, const char *ns, const char *pod, const ch
                   const char *ctr, int restart, char *buf, size_t size);
 /* GET .../pods/NAME/log (api/h_logs.c) */
 void api__pod_log(struct api_req *r, const char *ns, const char *name);
+/* The Pod ns/name from the local replica (*pod, owned) and the container a
+ * request names (want; NULL or "": the pod's only container), as *ctr
+ * (borrowed from *pod). On failure answers the request (404, or 400 with
+ * the apiserver's message: "a container name must be specified for pod X,
+ * choose one of: [a b]", "container c is not valid for pod X") and returns
+ * non-zero with *pod NULL. */
+int api__pod_container(struct api_req *r, const char *ns, const char *name, const char *want,
+                       json_t **pod, const char **ctr);
 /* logs?follow=true (api/h_logs_follow.c): where a local follow goes on. */
 struct api__follow_src {
     char ns[256], name[256], uid[128], ctr[256];

@@ -66,6 +66,8 @@ cleanup() {
         for _ in $(seq 100); do kill -0 "$SK_PID" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$SK_PID" 2>/dev/null
     fi
+    # the node's containers, CNI attachments, table, bridge, cgroups
+    [ -e "$W/n1/node.json" ] && "$SKIFF" reset --data-dir "$W/n1" --keep-data >/dev/null 2>&1
     for root in "$RUNC_ROOT" "$W/n1/agent/runc"; do
         for id in $(runc --root "$root" list -q 2>/dev/null); do
             runc --root "$root" delete -f "$id" >/dev/null 2>&1
@@ -133,7 +135,7 @@ done
 # ---- skiff ----
 log "skiff: 1 node, runc runtime"
 P=$(( 20000 + $$ % 10000 ))
-"$SKIFF" init --data-dir "$W/n1" --name node1 --advertise 127.0.0.1 --listen "127.0.0.1:$P" \
+"$SKIFF" init --data-dir "$W/n1" --name podstart-bench --advertise 127.0.0.1 --listen "127.0.0.1:$P" \
     --peer-listen "127.0.0.1:$(( P + 1 ))" >"$W/n1.log" 2>&1 &
 SK_PID=$!
 for _ in $(seq 300); do [ -s "$W/n1/join-token" ] && break; sleep 0.1; done

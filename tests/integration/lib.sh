@@ -36,6 +36,13 @@ cleanup() {
     fi
     # a test's own leftovers (runc containers, mounts) go before the dir
     if declare -F t_cleanup >/dev/null; then t_cleanup; fi
+    # then whatever a node made on this machine (containers, CNI
+    # attachments, mounts, cgroups, its nft table, routes and bridge): the
+    # nodes are stopped, and skiff reset is idempotent
+    local d
+    for d in "$T_DIR"/n*/; do
+        [ -e "$d/node.json" ] && "$SKIFF" reset --data-dir "$d" --keep-data >/dev/null 2>&1
+    done
     rm -rf "$T_DIR"
     exit "$rc"
 }

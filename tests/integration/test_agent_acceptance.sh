@@ -5,9 +5,9 @@
 # docker-registry on loopback (a busybox image built with umoci, pushed
 # with skopeo).
 #  1. pull (imagePullPolicy Always) + httpd on hostNetwork serving a Secret
-#     volume; curl gets the secret's value; the log file (and `skiff logs`
-#     when the command exists) has what the container printed; `skiff exec`
-#     output and exit code when that command exists
+#     volume; curl gets the secret's value; the log file and `skiff logs`
+#     have what the container printed; `skiff exec` output, stderr and exit
+#     code
 #  2. exit 1 under Always: CrashLoopBackOff with growing back-off and
 #     restartCount (SKIFF_AGENT_BACKOFF_MS=500 in the node's environment);
 #     under Never: Failed with exitCode 1
@@ -194,23 +194,18 @@ pod_is web "$(cs).imageID | startswith(\"$REG/busybox@sha256:\")" ||
 serves() { [ "$(curl -s --max-time 2 "http://127.0.0.1:$HPORT/greeting")" = hello-from-a-secret ]; }
 wait_until 20 "httpd serves the secret" serves
 wait_until 10 "web's log has its output" log_has web web-starting
-if out=$("$SKIFF" logs web --kubeconfig "$D/admin.kubeconfig" 2>&1); then
-    grep -q web-starting <<<"$out" || fail "skiff logs web: $out"
-    log "skiff logs: ok"
-else
-    log "skiff logs not available ($(head -n 1 <<<"$out")): checked the log file only"
-fi
-# skiff exec (being written elsewhere too): output and exit code, when it exists
+out=$("$SKIFF" logs web --kubeconfig "$D/admin.kubeconfig" 2>&1) || fail "skiff logs web: $out"
+grep -q web-starting <<<"$out" || fail "skiff logs web: $out"
+log "skiff logs: ok"
+# skiff exec: the command's output and exit code
 out=$("$SKIFF" exec web --kubeconfig "$D/admin.kubeconfig" -- cat /data/greeting 2>&1)
-if grep -q 'unknown command' <<<"$out"; then
-    log "skiff exec not available: skipped"
-else
-    [ "$out" = hello-from-a-secret ] || fail "skiff exec web -- cat: $out"
-    "$SKIFF" exec web --kubeconfig "$D/admin.kubeconfig" -- sh -c 'exit 3' >/dev/null 2>&1
-    rc=$?
-    [ $rc = 3 ] || fail "skiff exec: exit code $rc, want 3"
-    log "skiff exec: ok"
-fi
+[ "$out" = hello-from-a-secret ] || fail "skiff exec web -- cat: $out"
+"$SKIFF" exec web --kubeconfig "$D/admin.kubeconfig" -- sh -c 'echo to-stderr >&2; exit 3' \
+    >/dev/null 2>"$T_DIR/exec.err"
+rc=$?
+[ $rc = 3 ] || fail "skiff exec: exit code $rc, want 3"
+grep -qx to-stderr "$T_DIR/exec.err" || fail "skiff exec: stderr $(cat "$T_DIR/exec.err")"
+log "skiff exec: ok"
 
 # ---- 2: CrashLoopBackOff with growing back-off; Never -> Failed 1 ----
 declare -A BACKOFFS=()

@@ -303,6 +303,8 @@ static void test_affinity_timeout_and_masquerade_choices(void **state)
     assert_contains(out, "numgen random mod 3 vmap { 0 : goto ep-a/s/tcp/443/10.244.3.1/8443,\n"
                          "\t\t\t1 : goto ep-a/s/tcp/443/10.244.3.2/8443,\n"
                          "\t\t\t2 : goto ep-a/s/tcp/443/10.244.3.3/8443 }");
+    /* no pod CIDR: no pod egress rule */
+    assert_null(strstr(out, "ip daddr != 10.244.0.0/16 masquerade"));
     /* cluster CIDR given: off-cluster ClusterIP clients are masqueraded */
     assert_contains(out, "ip daddr 10.96.2.2 ip saddr != 10.244.0.0/16 jump mark-for-masquerade");
     /* no pod CIDR: every NodePort client is masqueraded */
@@ -311,6 +313,23 @@ static void test_affinity_timeout_and_masquerade_choices(void **state)
     assert_contains(out, "tcp . 31443 : goto ext-a/s/tcp/443");
     assert_int_equal(st.services, 1);
     assert_int_equal(st.skipped, 0);
+    free(out);
+}
+
+/* With both CIDRs, pods' traffic leaving the cluster is masqueraded and
+ * pod-to-pod traffic (any node) is not */
+static void test_pod_egress_masquerade(void **state)
+{
+    const char *ips[] = {"192.0.2.1"};
+    struct agent__svc_node n = {"n1", "10.244.3.0/24", "10.244.0.0/16", ips, 1};
+    struct agent__svc_stats st;
+    char *out = rules(&n, "[]", "[]", &st);
+    (void)state;
+    assert_contains(out, "\tchain nat-postrouting {\n"
+                         "\t\ttype nat hook postrouting priority 100; policy accept;\n"
+                         "\t\tjump masquerading\n"
+                         "\t\tip saddr 10.244.3.0/24 ip daddr != 10.244.0.0/16 masquerade "
+                         "fully-random\n\t}\n");
     free(out);
 }
 
@@ -457,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_ruleset_is_deterministic),
         cmocka_unit_test(test_no_services_still_makes_the_table),
         cmocka_unit_test(test_only_ready_addresses_and_matching_ports),
+        cmocka_unit_test(test_pod_egress_masquerade),
         cmocka_unit_test(test_affinity_timeout_and_masquerade_choices),
         cmocka_unit_test(test_bad_objects_are_skipped_and_named),
         cmocka_unit_test(test_node_config_is_checked),

@@ -33,6 +33,8 @@ struct job {
     size_t n_routes;
     char *routes_sig; /* owned; NULL: routes unchanged */
     char *rules;      /* owned; NULL: rules unchanged */
+    const char *old_rules; /* the text applied last (n->rules, untouched while the job runs) */
+    bool incremental, diff_failed; /* out: how the rules went in */
     /* out */
     int rv_bridge, rv_routes, rv_rules;
     struct err e_bridge, e_routes, e_rules;
@@ -214,6 +216,7 @@ static int want_rules(struct agent__nodenet *n, const char *pod_cidr, struct job
         return 0;
     }
     j->rules = text;
+    j->old_rules = n->rules;
     return 0;
 }
 
@@ -310,8 +313,23 @@ static void job_work(uv_work_t *req)
     if (j->routes_sig != NULL)
         j->rv_routes = agent__routes_sync(NULL, j->routes, j->n_routes, EXEC_TIMEOUT_MS,
                                           &j->e_routes);
-    if (j->rules != NULL)
-        j->rv_rules = agent__svc_apply(NULL, j->rules, EXEC_TIMEOUT_MS, &j->e_rules);
+    if (j->rules != NULL) {
+        /* an update changes a few chains and elements: send only those;
+         * anything unexpected (the first apply, a changed frame, nft
+         * refusing the update because the table drifted) gets the whole
+         * table, which always converges */
+        char *diff = NULL;
+        struct err e2;
+        j->rv_rules = ERR_INVALID;
+        if (j->old_rules != NULL && agent__svc_diff(j->old_rules, j->rules, &diff, &e2) == 0) {
+            j->rv_rules = agent__svc_apply(NULL, diff, EXEC_TIMEOUT_MS, &j->e_rules);
+            j->diff_failed = j->rv_rules != 0;
+            j->incremental = j->rv_rules == 0;
+        }
+        free(diff);
+        if (j->rv_rules != 0)
+            j->rv_rules = agent__svc_apply(NULL, j->rules, EXEC_TIMEOUT_MS, &j->e_rules);
+    }
 }
 
 static void job_free(struct job *j)
@@ -406,7 +424,13 @@ static void job_done(uv_work_t *req, int status)
             free(n->rules);
             n->rules = j->rules;
             j->rules = NULL;
-            LOG_DEBUG("agent", "svc_rules_applied", "node=%s", n->node);
+            LOG_DEBUG("agent", "svc_rules_applied", "node=%s incremental=%d", n->node,
+                      (int)j->incremental);
+            if (j->diff_failed)
+                /* nft refused the update (the table drifted, or a diff
+                 * bug): the whole table went in instead */
+                LOG_WARN("agent", "svc_rules_diff_refused", "node=%s err=\"%s\"", n->node,
+                         j->e_rules.msg);
         } else {
             LOG_WARN("agent", "svc_rules_failed", "node=%s err=\"%s\"", n->node, j->e_rules.msg);
             retry = true;

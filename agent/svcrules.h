@@ -77,6 +77,16 @@ int agent__svc_ruleset(const struct agent__svc_node *node, const json_t *service
  * (no nft) or ERR_TIMEOUT. */
 int agent__svc_apply(const char *nft, const char *ruleset, int timeout_ms, struct err *e);
 
+/* The nft script that turns the table of old_text into new_text (both
+ * from agent__svc_ruleset, old_text the one applied last) without
+ * rebuilding it: new sets, maps and chains added; changed chains flushed
+ * and refilled; set and map elements replaced; chains, sets and maps that
+ * are gone deleted; all in one transaction when fed to agent__svc_apply.
+ * Returns 0 with *out owned (free()), or ERR_INVALID when only a whole
+ * replacement will do (no old text, a base chain or a declaration
+ * changed, text not in the generator's shape), ERR_NOMEM. Pure. */
+int agent__svc_diff(const char *old_text, const char *new_text, char **out, struct err *e);
+
 /* Removes the node's table (idempotent: a missing table is fine). */
 int agent__svc_remove(const char *nft, const char *node, int timeout_ms, struct err *e);
 

@@ -8,9 +8,12 @@
  *
  * Prints the first full load (empty kernel table -> N x M), then K updates
  * that each move one endpoint of one service (what an endpoint change
- * costs), as:
+ * costs: the whole text again, then the incremental script the agent
+ * sends, agent__svc_diff), and the same K updates as a whole-table
+ * replacement for comparison, as:
  *   RESULT services=N endpoints=M rules_bytes=B build_ms=F first_apply_ms=F
- *          update_p50_ms=F update_p99_ms=F update_max_ms=F */
+ *          update_p50_ms=F update_p99_ms=F update_max_ms=F
+ *          full_replace_p50_ms=F full_replace_p99_ms=F */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -70,8 +73,8 @@ int main(int argc, char **argv)
     const char *addrs[] = {"192.0.2.10"};
     struct agent__svc_node node = {"bench", "10.244.0.0/24", "10.244.0.0/16", addrs, 1};
     json_t *svcs = json_array(), *eps = json_array();
-    double t0, build_ms, first_ms, *lat;
-    char *text = NULL;
+    double t0, build_ms, first_ms, *lat, *full;
+    char *text = NULL, *prev = NULL;
     struct err e;
 
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -109,24 +112,40 @@ int main(int argc, char **argv)
     size_t bytes = strlen(text);
     free(text);
     lat = calloc((size_t)updates, sizeof *lat);
-    for (int u = 0; u < updates; u++) {
-        int i = (u * 7919) % n;
-        json_array_set_new(eps, (size_t)i, endpoints(i, m, u + 1));
-        /* what the agent does per change: the whole text again, then nft */
-        t0 = now_ms();
-        if (agent__svc_ruleset(&node, svcs, eps, &text, NULL, &e) != 0 ||
-            agent__svc_apply(NULL, text, 120000, &e) != 0) {
-            fprintf(stderr, "svcrules_bench: update %d: %s\n", u, e.msg);
-            return 1;
-        }
-        lat[u] = now_ms() - t0;
-        free(text);
+    full = calloc((size_t)updates, sizeof *full);
+    if (agent__svc_ruleset(&node, svcs, eps, &prev, NULL, &e) != 0) {
+        fprintf(stderr, "svcrules_bench: ruleset: %s\n", e.msg);
+        return 1;
     }
+    for (int mode = 0; mode < 2; mode++)
+        for (int u = 0; u < updates; u++) {
+            int i = (u * 7919) % n;
+            char *diff = NULL;
+            json_array_set_new(eps, (size_t)i, endpoints(i, m, mode * updates + u + 1));
+            /* what the agent does per change: the whole text again, then
+             * the difference (mode 0) or the whole table (mode 1) */
+            t0 = now_ms();
+            if (agent__svc_ruleset(&node, svcs, eps, &text, NULL, &e) != 0 ||
+                (mode == 0 && agent__svc_diff(prev, text, &diff, &e) != 0) ||
+                agent__svc_apply(NULL, mode == 0 ? diff : text, 120000, &e) != 0) {
+                fprintf(stderr, "svcrules_bench: update %d: %s\n", u, e.msg);
+                return 1;
+            }
+            (mode == 0 ? lat : full)[u] = now_ms() - t0;
+            free(diff);
+            free(prev);
+            prev = text;
+        }
     qsort(lat, (size_t)updates, sizeof *lat, cmp_d);
+    qsort(full, (size_t)updates, sizeof *full, cmp_d);
     printf("RESULT services=%d endpoints=%d rules_bytes=%zu build_ms=%.1f first_apply_ms=%.1f "
-           "update_p50_ms=%.1f update_p99_ms=%.1f update_max_ms=%.1f\n",
+           "update_p50_ms=%.1f update_p99_ms=%.1f update_max_ms=%.1f full_replace_p50_ms=%.1f "
+           "full_replace_p99_ms=%.1f\n",
            n, m, bytes, build_ms, first_ms, lat[updates / 2],
-           lat[(size_t)((updates - 1) * 0.99)], lat[updates - 1]);
+           lat[(size_t)((updates - 1) * 0.99)], lat[updates - 1], full[updates / 2],
+           full[(size_t)((updates - 1) * 0.99)]);
+    free(prev);
+    free(full);
     agent__svc_remove(NULL, "bench", 10000, &e);
     free(lat);
     json_decref(svcs);

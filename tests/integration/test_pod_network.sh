@@ -231,4 +231,6 @@ left=$(
 rm -rf "$(node_dir 2)"
 [ -z "$left" ] || { cat "$T_DIR/reset.log"; fail "skiff reset left: $left"; }
 log "5. skiff reset of node2 (a pod running) left no container, masquerade rule, table, bridge, mount, cgroup or dir"
+# every rules update went in as an incremental script (nft never refused one)
+! grep -h svc_rules_diff_refused "$T_DIR"/n*.log || fail "nft refused an incremental rules update"
 log "PASS"

@@ -223,6 +223,7 @@ log "   scaled to 1: one pod answers after $dt ms"
 # ---- 6. skiff down leaves nothing ----
 SERVER=
 for k in 1 2 3; do cp "$C/n$k/skiff.log" "$T_DIR/n$k.log" 2>/dev/null; done
+! grep -h svc_rules_diff_refused "$T_DIR"/n*.log || fail "nft refused an incremental rules update"
 "$SKIFF" down --dir "$C" >"$T_DIR/down.log" 2>&1 || { cat "$T_DIR/down.log"; fail "skiff down"; }
 left=$(
     ip netns list | grep "^$NAME-"

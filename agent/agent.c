@@ -150,6 +150,8 @@ static void write_pod_p(struct agent *a, const char *key, const json_t *old, jso
     w->req.data = w;
     if (cons_propose(a->cons, &w->req, &txn, 10000, on_written) != 0) {
         LOG_WARN("agent", "propose_failed", "pod=%s err=\"%s\"", key, w->req.err.msg);
+        if (!a->closing)
+            json_object_set_new(a->queue, w->key, json_true()); /* the next tick tries again */
         free(value);
         free(w);
         return;
@@ -284,31 +286,84 @@ static void sync_pod(struct agent *a, const char *key)
     write_pod(a, key, pod, neu);
 }
 
+static void pod_gone(struct agent *a, const char *key)
+{
+    if (a->rt != NULL && json_object_get(a->pods, key) != NULL)
+        agent__pods_set(a->rt, key, NULL);
+    json_object_del(a->pods, key);
+    json_object_del(a->started, key);
+    json_object_del(a->pending, key);
+}
+
+static void pod_put(struct agent *a, const char *key, json_t *pod)
+{
+    if (bound_here(a, pod)) {
+        json_object_set(a->pods, key, pod);
+        json_object_set_new(a->queue, key, json_true());
+        if (a->rt != NULL)
+            agent__pods_set(a->rt, key, pod);
+    } else {
+        if (a->rt != NULL && json_object_get(a->pods, key) != NULL)
+            agent__pods_set(a->rt, key, NULL);
+        json_object_del(a->pods, key);
+    }
+}
+
+static int relist_one(const struct store_kv *kv, void *data)
+{
+    json_t *seen = data, *pod;
+    struct err e;
+    if (api_object_decode(kv->value, kv->value_len, kv->mod_rev, &pod, &e) == 0)
+        json_object_set_new(seen, kv->key, pod);
+    return 0;
+}
+
+/* The replica jumped to a Raft snapshot: the watch missed what changed
+ * in between, so every pod is looked at again (gone ones removed). */
+static void relist(struct agent *a)
+{
+    json_t *seen = json_object(), *pod;
+    const char *key;
+    void *tmp;
+    uint64_t rev;
+    struct err e;
+    if (seen == NULL || store_range_each(a->store, PODS_PREFIX, 1000, relist_one, seen, &rev,
+                                         &e) != 0) {
+        LOG_ERROR("agent", "relist_failed", "node=%s err=\"%s\"", a->node, seen ? e.msg : "nomem");
+        json_decref(seen);
+        return;
+    }
+    json_object_foreach_safe(a->pods, tmp, key, pod)
+    {
+        char k[STORE_KEY_MAX + 1];
+        if (json_object_get(seen, key) != NULL)
+            continue;
+        snprintf(k, sizeof k, "%s", key);
+        pod_gone(a, k);
+    }
+    json_object_foreach (seen, key, pod)
+        pod_put(a, key, pod);
+    LOG_INFO("agent", "relisted", "node=%s rev=%llu pods=%zu", a->node, (unsigned long long)rev,
+             json_object_size(a->pods));
+    json_decref(seen);
+}
+
 static void on_event(struct store_watch *w, const struct store_event *ev)
 {
     struct agent *a = w->data;
     json_t *pod;
     struct err e;
+    if (ev->type == STORE_EVENT_RESET) {
+        relist(a);
+        return;
+    }
     if (ev->type == STORE_EVENT_DELETE) {
-        if (a->rt != NULL && json_object_get(a->pods, ev->kv.key) != NULL)
-            agent__pods_set(a->rt, ev->kv.key, NULL);
-        json_object_del(a->pods, ev->kv.key);
-        json_object_del(a->started, ev->kv.key);
-        json_object_del(a->pending, ev->kv.key);
+        pod_gone(a, ev->kv.key);
         return;
     }
     if (api_object_decode(ev->kv.value, ev->kv.value_len, ev->kv.mod_rev, &pod, &e) != 0)
         return;
-    if (bound_here(a, pod)) {
-        json_object_set(a->pods, ev->kv.key, pod);
-        json_object_set_new(a->queue, ev->kv.key, json_true());
-        if (a->rt != NULL)
-            agent__pods_set(a->rt, ev->kv.key, pod);
-    } else {
-        if (a->rt != NULL && json_object_get(a->pods, ev->kv.key) != NULL)
-            agent__pods_set(a->rt, ev->kv.key, NULL);
-        json_object_del(a->pods, ev->kv.key);
-    }
+    pod_put(a, ev->kv.key, pod);
     json_decref(pod);
 }
 

@@ -538,10 +538,37 @@ static int list_one(const struct store_kv *kv, void *data)
     return 0;
 }
 
+/* The replica jumped to a Raft snapshot: reload what this watch follows. */
+static void reload(struct agent__nodenet *n, struct store_watch *w)
+{
+    const char *prefix = w == &n->wn ? NODES_PREFIX : SERVICES_PREFIX;
+    json_t *maps[3] = {n->nodes, n->services, n->endpoints};
+    uint64_t rev;
+    struct err e;
+    for (int i = 0; i < 3; i++) {
+        const char *key;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(maps[i], tmp, key, v)
+        {
+            if (strncmp(key, prefix, strlen(prefix)) == 0)
+                json_object_del(maps[i], key);
+        }
+    }
+    if (store_range_each(n->store, prefix, 1000, list_one, n, &rev, &e) != 0)
+        LOG_ERROR("agent", "net_reload_failed", "node=%s err=\"%s\"", n->node, e.msg);
+    schedule(n, AGENT_NODENET_DEBOUNCE_MS);
+}
+
 static void on_event(struct store_watch *w, const struct store_event *ev)
 {
     struct agent__nodenet *n = w->data;
-    json_t *map = map_for(n, ev->kv.key);
+    json_t *map;
+    if (ev->type == STORE_EVENT_RESET) {
+        reload(n, w);
+        return;
+    }
+    map = map_for(n, ev->kv.key);
     if (map == NULL)
         return;
     if (ev->type == STORE_EVENT_DELETE)

@@ -165,6 +165,17 @@ static void on_store_event(struct store_watch *sw, const struct store_event *ev)
     struct err e;
     if (w->ending)
         return;
+    if (ev->type == STORE_EVENT_RESET) {
+        /* this node's replica jumped (a Raft snapshot): the events between
+         * are not there to send; 410 as for a compacted revision, so the
+         * client relists */
+        emit(w, "ERROR",
+             api__status_json(410, "Expired",
+                              "too old resource version: this node's replica was replaced by a "
+                              "snapshot"));
+        end_stream(w);
+        return;
+    }
     if (api__object_decode(ev->kv.value, ev->kv.value_len, ev->kv.mod_rev, &obj, &e) != 0) {
         LOG_WARN("api", "bad_stored_object", "key=%s err=\"%s\"", ev->kv.key, e.msg);
         return;

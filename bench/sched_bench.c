@@ -183,7 +183,10 @@ static void on_pod_event(struct store_watch *w, const struct store_event *ev)
 {
     struct bench *b = w->data;
     struct err e = {0}, warn = {0};
-    json_t *obj = decode(&ev->kv);
+    json_t *obj;
+    if (ev->type == STORE_EVENT_RESET)
+        return; /* the bench's store is never restored */
+    obj = decode(&ev->kv);
     json_t *meta = json_object_get(obj, "metadata");
     if (ev->type == STORE_EVENT_DELETE) {
         sched_cache_pod_remove(b->c, json_string_value(json_object_get(meta, "namespace")),

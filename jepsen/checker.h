@@ -185,9 +185,8 @@ struct jepsen_orch_result {
     size_t bound_twice;    /* a pod (uid or namespace/name) listed twice */
     size_t on_gone_node;   /* a pod bound to a node that is not in the Node list */
     size_t missing_ack;    /* a Deployment an ok write acknowledged, absent */
-    /* not a problem (a warning, printed): pods with a deletionTimestamp
-     * still listed, which a converged cluster should have removed */
-    size_t terminating;
+    size_t terminating;    /* a pod with a deletionTimestamp still listed: a
+                              converged cluster has removed it */
     char *sample[JEPSEN_ORCH_SAMPLE]; /* the first problems, owned */
     size_t n_sample;
 };
@@ -197,8 +196,9 @@ struct jepsen_orch_result {
  * (jepsen/client --dump-state). Views agree: every kind's objects, with
  * their resourceVersions, the same in every view. In the first view: every
  * Deployment has exactly spec.replicas (default 1) pods that are owned
- * through a ReplicaSet, not terminating and Running; every pod is bound,
- * once, to a node of the Node list; and every Deployment h acknowledges
+ * through a ReplicaSet, not terminating and Running; no pod is still
+ * terminating; every pod is bound, once, to a node of the Node list; and
+ * every Deployment h acknowledges
  * (an ok write with its name as key; h may be NULL) is listed. r is zeroed
  * here; close it with jepsen_orch_result_close. Returns 0 with r->verdict
  * set, ERR_INVALID when state has no views, ERR_NOMEM. */

@@ -180,8 +180,13 @@ static int check_pods(const json_t *lists, struct jepsen_orch_result *r, struct 
             rv = problem(r, &r->on_gone_node, e, "pod %s: bound to %s, not a node", id, node);
         if (rv != 0)
             goto out;
-        if (terminating)
-            r->terminating++;
+        /* after the faults are healed and the cluster converged, a pod
+         * being deleted must be gone: one that stays is a delete the node
+         * lost (fatal since the agent relists after a snapshot jump) */
+        if (terminating &&
+            (rv = problem(r, &r->terminating, e, "pod %s on %s: still terminating", id,
+                          node ? node : "?")) != 0)
+            goto out;
         if (terminating || rs == NULL)
             continue;
         /* the Deployment owning the pod's ReplicaSet */
@@ -293,7 +298,7 @@ void jepsen_orch_result_print(const struct jepsen_orch_result *r, FILE *out)
             r->problems, r->unanswered, r->disagree, r->replicas_wrong, r->not_running, r->unbound,
             r->bound_twice, r->on_gone_node, r->missing_ack);
     if (r->terminating > 0)
-        fprintf(out, "orch: warning: %zu pods still terminating\n", r->terminating);
+        fprintf(out, "orch: %zu pods still terminating\n", r->terminating);
     for (size_t i = 0; i < r->n_sample; i++)
         fprintf(out, "  %s\n", r->sample[i]);
 }

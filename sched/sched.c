@@ -344,13 +344,71 @@ static void deliver(struct sched *s, int kind, const char *key, const json_t *ol
             all_ctrls[i]->on_event(s, all_ctrls[i], kind, key, old, obj);
 }
 
+static void on_store_event(struct store_watch *w, const struct store_event *ev);
+
+struct relist {
+    struct store_watch *w;
+    json_t *seen; /* keys listed */
+};
+
+static int relist_one(const struct store_kv *kv, void *data)
+{
+    struct relist *rl = data;
+    struct store_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = STORE_EVENT_PUT;
+    ev.rev = kv->mod_rev;
+    ev.kv = *kv;
+    json_object_set_new(rl->seen, kv->key, json_true());
+    on_store_event(rl->w, &ev);
+    return 0;
+}
+
+/* The replica jumped to a Raft snapshot (a leader does not get one, but a
+ * cache must never silently miss changes): every object is delivered
+ * again and the ones gone are deleted, as a fresh list would. */
+static void informer_relist(struct informer *inf)
+{
+    struct relist rl = {&inf->w, json_object()};
+    const char *key;
+    json_t *v;
+    void *tmp;
+    uint64_t rev;
+    struct err e;
+    if (rl.seen == NULL ||
+        store_range_each(inf->s->store, inf->prefix, 1000, relist_one, &rl, &rev, &e) != 0) {
+        LOG_ERROR("sched", "relist_failed", "prefix=%s", inf->prefix);
+        json_decref(rl.seen);
+        return;
+    }
+    json_object_foreach_safe(inf->objs, tmp, key, v)
+    {
+        struct store_event ev;
+        char k[STORE_KEY_MAX + 1];
+        if (json_object_get(rl.seen, key) != NULL)
+            continue;
+        snprintf(k, sizeof k, "%s", key);
+        memset(&ev, 0, sizeof ev);
+        ev.type = STORE_EVENT_DELETE;
+        ev.kv.key = k;
+        on_store_event(&inf->w, &ev);
+    }
+    json_decref(rl.seen);
+}
+
 static void on_store_event(struct store_watch *w, const struct store_event *ev)
 {
     struct informer *inf = w->data;
     struct sched *s = inf->s;
-    json_t *old = json_incref(json_object_get(inf->objs, ev->kv.key)), *obj = NULL;
+    json_t *old, *obj = NULL;
     struct err e;
     const char *owner;
+
+    if (ev->type == STORE_EVENT_RESET) {
+        informer_relist(inf);
+        return;
+    }
+    old = json_incref(json_object_get(inf->objs, ev->kv.key));
 
     if (ev->type == STORE_EVENT_DELETE) {
         if (old == NULL)

@@ -115,6 +115,8 @@ uint64_t store__now_ms(void);
 
 /* Delivers evs (one apply, in order) to every watch that wants them. */
 void store__watch_dispatch(struct store *s, const struct store_event *evs, size_t n);
+/* Delivers STORE_EVENT_RESET (rev: the restored revision) to every watch. */
+void store__watch_reset(struct store *s, uint64_t rev);
 
 /* True if data[0..len) is exactly one msgpack object whose container sizes
  * are all bounded by the bytes left. msgpack-c allocates a container's

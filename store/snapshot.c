@@ -319,6 +319,7 @@ int store_restore(struct store *s, const void *data, size_t len, struct err *e)
     s->rev = sn.rev;
     s->applied = sn.applied;
     s->compact_rev = sn.rev;
+    store__watch_reset(s, sn.rev);
 out_unpacked:
     msgpack_unpacked_destroy(&u);
     return rv;

@@ -170,7 +170,12 @@ int store_range_each(struct store *s, const char *prefix, size_t page, store_eac
 
 /* ---- watch ---- */
 
-enum { STORE_EVENT_PUT = 1, STORE_EVENT_DELETE };
+/* RESET: the store was replaced by a snapshot (store_restore): the watch
+ * saw no events for the jump. kv.key is "", rev the new revision. Every
+ * live watch gets it, whatever its prefix; the watcher relists what it
+ * follows (store_range_each) and keeps watching: later events arrive as
+ * usual. */
+enum { STORE_EVENT_PUT = 1, STORE_EVENT_DELETE, STORE_EVENT_RESET };
 struct store_event {
     int type;
     uint64_t rev;       /* revision of the change */
@@ -224,7 +229,7 @@ void store_snapshot_end(struct store_snap *sn);
 /* Replaces the whole content with a snapshot, atomically (one LMDB txn): on
  * error nothing changed. History is cleared and the compact revision becomes
  * the snapshot's revision, so older watches get ERR_COMPACTED. Live watches
- * receive no events for the jump; callers stop and restart them. */
+ * receive one STORE_EVENT_RESET for the jump (they relist). */
 int store_restore(struct store *s, const void *data, size_t len, struct err *e);
 
 #endif

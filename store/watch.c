@@ -48,6 +48,23 @@ void store__watch_dispatch(struct store *s, const struct store_event *evs, size_
     s->iter_next = NULL;
 }
 
+void store__watch_reset(struct store *s, uint64_t rev)
+{
+    struct store_event ev;
+    struct store_watch *w = s->watches;
+    memset(&ev, 0, sizeof ev);
+    ev.type = STORE_EVENT_RESET;
+    ev.rev = rev;
+    ev.kv.key = (char *)"";
+    ev.kv.mod_rev = rev;
+    while (w != NULL) {
+        s->iter_next = w->next__;
+        deliver(s, w, &ev);
+        w = s->iter_next;
+    }
+    s->iter_next = NULL;
+}
+
 static void hist_to_event(const struct store__hist *h, struct store_event *ev)
 {
     memset(ev, 0, sizeof *ev);

@@ -142,6 +142,54 @@ static void test_restore_clears_history_and_compacts_older_watches(void **state)
     free(snap);
 }
 
+struct resets {
+    int resets, others;
+    uint64_t rev;
+};
+
+static void count_resets(struct store_watch *w, const struct store_event *ev)
+{
+    struct resets *r = w->data;
+    if (ev->type == STORE_EVENT_RESET) {
+        r->resets++;
+        r->rev = ev->rev;
+        assert_string_equal(ev->kv.key, "");
+    } else {
+        r->others++;
+    }
+}
+
+/* Live watches (any prefix) learn of the jump with one RESET carrying the
+ * restored revision, so they relist; later writes arrive as usual. */
+static void test_restore_tells_live_watches(void **state)
+{
+    struct fx *f = *state;
+    struct store_watch w1, w2;
+    struct resets r1 = {0, 0, 0}, r2 = {0, 0, 0};
+    void *snap;
+    size_t len;
+    populate(f);
+    assert_int_equal(store_snapshot(f->s, &snap, &len, &f->e), 0);
+    memset(&w1, 0, sizeof w1);
+    memset(&w2, 0, sizeof w2);
+    w1.data = &r1;
+    w2.data = &r2;
+    assert_int_equal(store_watch_start(f->s, &w1, PODS, store_revision(f->s), count_resets, &f->e),
+                     0);
+    assert_int_equal(
+        store_watch_start(f->s, &w2, "/other/", store_revision(f->s), count_resets, &f->e), 0);
+    assert_int_equal(store_restore(f->s, snap, len, &f->e), 0);
+    assert_int_equal(r1.resets, 1);
+    assert_int_equal(r2.resets, 1);
+    assert_int_equal(r1.rev, store_revision(f->s));
+    fx_put(f, PODS "later", "y");
+    assert_int_equal(r1.others, 1);
+    assert_int_equal(r2.others, 0);
+    store_watch_stop(&w1);
+    store_watch_stop(&w2);
+    free(snap);
+}
+
 static void test_restore_of_garbage_changes_nothing(void **state)
 {
     struct fx *f = *state;
@@ -230,6 +278,7 @@ int main(void)
         T(test_snapshot_of_empty_store_restores),
         T(test_restore_replaces_content_and_survives_reopen),
         T(test_restore_clears_history_and_compacts_older_watches),
+        T(test_restore_tells_live_watches),
         T(test_restore_of_garbage_changes_nothing),
         T(test_restore_fits_when_old_plus_new_exceed_the_map),
         T(test_open_removes_a_leftover_restore_dir),

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/buf.h"
 #include "lib/log.h"
 
 #define FOLLOW_TICK_MS      200
@@ -38,10 +39,6 @@
 #define FOLLOW_BUFFER_MAX   (4u << 20)   /* unsent bytes before we stop reading */
 #define FOLLOW_FWD_BODY_MAX (64u << 10)  /* an upstream error answer */
 
-struct fchunk {
-    char *data;
-    size_t len, cap;
-};
 
 struct follow {
     h2o_generator_t gen; /* first: h2o hands it back as the generator */
@@ -55,43 +52,19 @@ struct follow {
     CURL *easy;
     long fwd_status;
     bool paused;
-    struct fchunk errbody; /* upstream's non-200 answer */
+    struct buf errbody; /* upstream's non-200 answer */
     char errbuf[CURL_ERROR_SIZE];
     /* stream */
-    struct fchunk pending, inflight;
+    struct buf pending, inflight;
     bool sending, started, ending, done;
 };
-
-static void fchunk_free(struct fchunk *c)
-{
-    free(c->data);
-    memset(c, 0, sizeof *c);
-}
-
-static int fchunk_append(struct fchunk *c, const char *s, size_t n)
-{
-    if (c->len + n > c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 4096;
-        char *d;
-        while (cap < c->len + n)
-            cap *= 2;
-        d = realloc(c->data, cap);
-        if (d == NULL)
-            return ERR_NOMEM;
-        c->data = d;
-        c->cap = cap;
-    }
-    memcpy(c->data + c->len, s, n);
-    c->len += n;
-    return 0;
-}
 
 static void on_timer_closed(uv_handle_t *h)
 {
     struct follow *f = h->data;
-    fchunk_free(&f->pending);
-    fchunk_free(&f->inflight);
-    fchunk_free(&f->errbody);
+    buf_close(&f->pending);
+    buf_close(&f->inflight);
+    buf_close(&f->errbody);
     free(f);
 }
 
@@ -129,10 +102,10 @@ static void flush(struct follow *f)
         return;
     if (f->pending.len == 0 && !f->ending)
         return;
-    fchunk_free(&f->inflight);
+    buf_close(&f->inflight);
     f->inflight = f->pending;
     memset(&f->pending, 0, sizeof f->pending);
-    buf = h2o_iovec_init(f->inflight.data, f->inflight.len);
+    buf = h2o_iovec_init(f->inflight.p, f->inflight.len);
     f->sending = true;
     if (f->ending) {
         f->done = true;
@@ -154,7 +127,7 @@ static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
     struct follow *f = (struct follow *)g;
     (void)req;
     f->sending = false;
-    fchunk_free(&f->inflight);
+    buf_close(&f->inflight);
     flush(f);
     if (f->paused && f->pending.len < FOLLOW_BUFFER_MAX / 2 && f->easy != NULL) {
         f->paused = false;
@@ -227,8 +200,11 @@ static int read_more(struct follow *f, const char *path, long *offset, size_t ma
         return 0; /* try again next tick */
     }
     n = pread(fd, buf, want, *offset);
-    if (n > 0 && fchunk_append(&f->pending, buf, (size_t)n) == 0)
-        *offset += n;
+    if (n > 0) {
+        buf_append(&f->pending, buf, (size_t)n);
+        if (!f->pending.oom)
+            *offset += n;
+    }
     else if (n < 0)
         rv = -1;
     free(buf);
@@ -325,7 +301,7 @@ void api__follow_local(struct api_req *r, const struct api__follow_src *src, con
     f->src = *src;
     if (api__log_path(r->api, src->ns, src->name, src->uid, src->ctr, (int)src->restart, f->path,
                       sizeof f->path) != 0 ||
-        fchunk_append(&f->pending, initial, len) != 0) {
+        (buf_append(&f->pending, initial, len), f->pending.oom)) {
         api_reply_status(r, 500, "InternalError", "logs: cannot follow this container");
         return; /* cleanup frees f with the request */
     }
@@ -344,7 +320,7 @@ static size_t on_fwd_data(char *p, size_t size, size_t n, void *data)
         curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &f->fwd_status);
     if (f->fwd_status != 200) {
         if (f->errbody.len + add <= FOLLOW_FWD_BODY_MAX)
-            fchunk_append(&f->errbody, p, add);
+            buf_append(&f->errbody, p, add);
         return add;
     }
     if (gone(f))
@@ -355,7 +331,8 @@ static size_t on_fwd_data(char *p, size_t size, size_t n, void *data)
     }
     if (!f->started)
         start_response(f);
-    if (fchunk_append(&f->pending, p, add) != 0)
+    buf_append(&f->pending, p, add);
+    if (f->pending.oom)
         return 0;
     flush(f);
     return add;
@@ -378,7 +355,7 @@ static void fwd_tick(uv_timer_t *t)
             end_stream(f); /* upstream ended: the pod is gone there */
         } else if (f->fwd_status != 0 && f->errbody.len > 0) {
             uv_timer_stop(&f->timer);
-            api_reply_raw(f->r, (int)f->fwd_status, "application/json", f->errbody.data,
+            api_reply_raw(f->r, (int)f->fwd_status, "application/json", f->errbody.p,
                           f->errbody.len);
         } else if (m->data.result == CURLE_OK && f->fwd_status == 200) {
             start_response(f); /* an empty log of a pod already gone */

@@ -11,14 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/log.h"
 
 #define WATCH_BUFFER_MAX (8u << 20)
-
-struct chunk {
-    char *data;
-    size_t len, cap;
-};
 
 struct api__watch {
     h2o_generator_t gen;
@@ -28,7 +24,7 @@ struct api__watch {
     struct api_selector sel;
     struct api_fieldsel fsel;
     const struct api_kind *k;
-    struct chunk pending, inflight;
+    struct buf pending, inflight; /* lib/buf.h */
     bool sending;         /* an h2o_send is in flight */
     bool started;         /* h2o_start_response done */
     bool ending;          /* no more events: send FINAL once pending drains */
@@ -44,30 +40,6 @@ static bool wanted(const struct api__watch *w, const json_t *obj)
     return api__selector_matches(&w->sel,
                                  json_object_get(json_object_get(obj, "metadata"), "labels")) &&
            api__fieldsel_matches(&w->fsel, obj);
-}
-
-static void chunk_free(struct chunk *c)
-{
-    free(c->data);
-    memset(c, 0, sizeof *c);
-}
-
-static int chunk_append(struct chunk *c, const char *s, size_t n)
-{
-    if (c->len + n > c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 4096;
-        char *d;
-        while (cap < c->len + n)
-            cap *= 2;
-        d = realloc(c->data, cap);
-        if (d == NULL)
-            return ERR_NOMEM;
-        c->data = d;
-        c->cap = cap;
-    }
-    memcpy(c->data + c->len, s, n);
-    c->len += n;
-    return 0;
 }
 
 static void flush(struct api__watch *w);
@@ -101,8 +73,11 @@ static void emit(struct api__watch *w, const char *type, json_t *obj)
     json_t *ev = json_pack("{s:s, s:o}", "type", type, "object", obj);
     char *txt = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
-    if (txt == NULL || chunk_append(&w->pending, txt, strlen(txt)) != 0 ||
-        chunk_append(&w->pending, "\n", 1) != 0) {
+    if (txt != NULL) {
+        buf_append(&w->pending, txt, strlen(txt));
+        buf_append(&w->pending, "\n", 1);
+    }
+    if (txt == NULL || w->pending.oom) {
         free(txt);
         LOG_WARN("api", "watch_dropped", "path=%s err=\"out of memory\"", w->r->path);
         end_stream(w);
@@ -130,10 +105,10 @@ static void flush(struct api__watch *w)
         return;
     if (w->pending.len == 0 && !w->ending)
         return;
-    chunk_free(&w->inflight);
+    buf_close(&w->inflight);
     w->inflight = w->pending;
     memset(&w->pending, 0, sizeof w->pending);
-    buf = h2o_iovec_init(w->inflight.data, w->inflight.len);
+    buf = h2o_iovec_init(w->inflight.p, w->inflight.len);
     w->sending = true;
     if (w->ending) {
         w->done = true;
@@ -148,7 +123,7 @@ static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
     struct api__watch *w = (struct api__watch *)g;
     (void)req;
     w->sending = false;
-    chunk_free(&w->inflight);
+    buf_close(&w->inflight);
     flush(w);
 }
 
@@ -344,8 +319,8 @@ void api__watch_dispose(struct api_req *r)
     if (w == NULL)
         return;
     stop_sources(w);
-    chunk_free(&w->pending);
-    chunk_free(&w->inflight);
+    buf_close(&w->pending);
+    buf_close(&w->inflight);
     api__selector_close(&w->sel);
     api__fieldsel_close(&w->fsel);
     r->watch__ = NULL;

@@ -59,6 +59,11 @@ void store__watch_reset(struct store *s, uint64_t rev)
     ev.kv.mod_rev = rev;
     while (w != NULL) {
         s->iter_next = w->next__;
+        /* the watcher relists at rev and needs every event after it; the
+         * restored revision may be older than what it had seen (raft
+         * restores its last snapshot at start, then replays the entries
+         * after it), and a stale filter would drop those replayed events */
+        priv_of(w)->after_rev = rev;
         deliver(s, w, &ev);
         w = s->iter_next;
     }

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
+
 #define EXEC_OUTPUT_MAX        (4u << 20) /* per stream, in the answer */
 #define EXEC_TIMEOUT_DEFAULT_S 60
 #define EXEC_TIMEOUT_MAX_S     600
@@ -44,8 +46,7 @@ struct exec_job {
     bool want_out, want_err;
     /* out */
     struct api_exec_result res;
-    char *body; /* forwarded answer */
-    size_t len;
+    struct buf body; /* forwarded answer (lib/buf.h) */
     int http;
     char err[256];
 };
@@ -130,23 +131,6 @@ json_t *api__exec_result_json(const struct api_exec_result *res, bool want_out, 
 
 /* ---- the blocking part ---- */
 
-static size_t on_data(char *p, size_t size, size_t n, void *data)
-{
-    struct exec_job *j = data;
-    size_t add = size * n;
-    char *nb;
-    if (j->len + add > EXEC_FORWARD_MAX)
-        return 0;
-    nb = realloc(j->body, j->len + add + 1);
-    if (nb == NULL)
-        return 0;
-    j->body = nb;
-    memcpy(j->body + j->len, p, add);
-    j->len += add;
-    j->body[j->len] = '\0';
-    return add;
-}
-
 static void forward(struct exec_job *j)
 {
     CURL *c = curl_easy_init();
@@ -174,8 +158,9 @@ static void forward(struct exec_job *j)
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     if (j->ca_pem != NULL)
         curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, j);
+    j->body.max = EXEC_FORWARD_MAX;
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &j->body);
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(c);
@@ -218,9 +203,9 @@ static void on_job_done(struct api_req *r, int status)
     struct exec_job *j = r->data;
     if (status != 0) {
         api_reply_error(r, status, "exec: interrupted");
-    } else if (j->fn == NULL && j->body != NULL && j->len > 0 && j->http != 0) {
+    } else if (j->fn == NULL && j->body.len > 0 && j->http != 0) {
         /* the pod's node answered (result or Status): pass it on */
-        api_reply_raw(r, j->http, "application/json", j->body, j->len);
+        api_reply_raw(r, j->http, "application/json", j->body.p, j->body.len);
     } else if (j->http == 200) {
         json_t *o = api__exec_result_json(&j->res, j->want_out, j->want_err);
         if (o == NULL)
@@ -236,8 +221,8 @@ static void on_job_done(struct api_req *r, int status)
     }
     free(j->res.out);
     free(j->res.err);
-    free(j->body);
-    j->res.out = j->res.err = j->body = NULL;
+    buf_close(&j->body);
+    j->res.out = j->res.err = NULL;
 }
 
 /* ---- the handler ---- */

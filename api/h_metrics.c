@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/buf.h"
+
 #define METRICS_GV           "metrics.k8s.io/v1beta1"
 #define METRICS_PEER_TIMEOUT 2000L      /* ms: a slower node is left out */
 #define METRICS_PEERS_MAX    64         /* as many as cons_status reports members */
@@ -196,8 +198,7 @@ struct peer {
     char name[64];
     char url[256]; /* "" for this node */
     json_t *snap;  /* the node's snapshot, owned; NULL: none */
-    char *body;    /* remote answer, worker only */
-    size_t len;
+    struct buf body; /* remote answer, worker only (lib/buf.h) */
     char err[160];
 };
 
@@ -219,21 +220,8 @@ static void job_cleanup(struct api_req *r)
     json_decref(j->objs);
     for (size_t i = 0; i < j->n_peers; i++) {
         json_decref(j->peers[i].snap);
-        free(j->peers[i].body);
+        buf_close(&j->peers[i].body);
     }
-}
-
-static size_t on_data(char *p, size_t size, size_t n, void *data)
-{
-    struct peer *pr = data;
-    size_t add = size * n;
-    char *nb;
-    if (pr->len + add > METRICS_BODY_MAX || (nb = realloc(pr->body, pr->len + add + 1)) == NULL)
-        return 0;
-    pr->body = nb;
-    memcpy(pr->body + pr->len, p, add);
-    pr->len += add;
-    return add;
 }
 
 static CURL *peer_handle(struct mjob *j, struct peer *pr)
@@ -250,8 +238,9 @@ static CURL *peer_handle(struct mjob *j, struct peer *pr)
         curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
     curl_easy_setopt(c, CURLOPT_SSLCERT, j->cert);
     curl_easy_setopt(c, CURLOPT_SSLKEY, j->key);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, pr);
+    pr->body.max = METRICS_BODY_MAX;
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &pr->body);
     curl_easy_setopt(c, CURLOPT_PRIVATE, pr);
     return c;
 }
@@ -271,11 +260,11 @@ static void peer_done(CURL *c, CURLcode rc)
         snprintf(pr->err, sizeof pr->err, "HTTP %ld", code);
         return;
     }
-    pr->snap = pr->body ? json_loadb(pr->body, pr->len, 0, &je) : NULL;
+    pr->snap = pr->body.p ? json_loadb(pr->body.p, pr->body.len, 0, &je) : NULL;
     if (!json_is_object(pr->snap)) {
         json_decref(pr->snap);
         pr->snap = NULL;
-        snprintf(pr->err, sizeof pr->err, "bad snapshot: %s", pr->body ? je.text : "empty");
+        snprintf(pr->err, sizeof pr->err, "bad snapshot: %s", pr->body.p ? je.text : "empty");
     }
 }
 

@@ -10,39 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
+
 #define BODY_MAX_BYTES (16u << 20) /* a PodMetricsList of thousands of pods fits */
-
-struct body {
-    char *buf;
-    size_t len;
-    bool too_big;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *data)
-{
-    struct body *b = data;
-    size_t add = size * n;
-    char *nb;
-    if (b->len + add > BODY_MAX_BYTES) {
-        b->too_big = true;
-        return 0;
-    }
-    nb = realloc(b->buf, b->len + add + 1);
-    if (nb == NULL)
-        return 0;
-    b->buf = nb;
-    memcpy(b->buf + b->len, p, add);
-    b->len += add;
-    b->buf[b->len] = '\0';
-    return add;
-}
 
 /* GET path?labelSelector=selector on this node's API: the JSON answer. */
 static int get_json(const struct cli_hpa_metrics *m, const char *path, const char *selector,
                     json_t **out, struct err *e)
 {
     CURL *c = curl_easy_init();
-    struct body b = {NULL, 0, false};
+    struct buf b = {.max = BODY_MAX_BYTES};
+    bool too_big;
     char errbuf[CURL_ERROR_SIZE] = "", url[2048];
     char *sel = NULL;
     long code = 0;
@@ -71,20 +49,21 @@ static int get_json(const struct cli_hpa_metrics *m, const char *path, const cha
     curl_easy_setopt(c, CURLOPT_CAINFO, m->ca);
     curl_easy_setopt(c, CURLOPT_SSLCERT, m->cert);
     curl_easy_setopt(c, CURLOPT_SSLKEY, m->key);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write_cb);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    too_big = rc == CURLE_WRITE_ERROR && !b.oom; /* buf_write_cb stopped at the cap */
     if (rc != CURLE_OK) {
-        rv = err_setf(e, b.too_big ? ERR_INVALID : ERR_IO,
+        rv = err_setf(e, too_big ? ERR_INVALID : ERR_IO,
                       "unable to fetch metrics from resource metrics API: %s",
-                      b.too_big   ? "answer too large"
+                      too_big     ? "answer too large"
                       : errbuf[0] ? errbuf
                                   : curl_easy_strerror(rc));
         goto out;
     }
     if (code != 200) {
-        json_t *st = b.buf ? json_loads(b.buf, 0, NULL) : NULL;
+        json_t *st = b.p ? json_loads(b.p, 0, NULL) : NULL;
         const char *msg = json_string_value(json_object_get(st, "message"));
         rv = err_setf(
             e, code == 404 ? ERR_NOTFOUND : ERR_IO,
@@ -93,14 +72,14 @@ static int get_json(const struct cli_hpa_metrics *m, const char *path, const cha
         json_decref(st);
         goto out;
     }
-    *out = b.buf ? json_loads(b.buf, 0, &je) : NULL;
+    *out = b.p ? json_loads(b.p, 0, &je) : NULL;
     if (*out == NULL)
         rv =
             err_setf(e, ERR_INVALID, "unable to fetch metrics from resource metrics API: bad JSON");
 out:
     curl_free(sel);
     curl_easy_cleanup(c);
-    free(b.buf);
+    buf_close(&b);
     return rv;
 }
 

@@ -31,6 +31,16 @@ void buf_append(struct buf *b, const void *s, size_t n)
     b->p[b->len] = '\0';
 }
 
+size_t buf_write_cb(char *p, size_t size, size_t n, void *data)
+{
+    struct buf *b = data;
+    size_t add = size * n;
+    if (b->oom || (b->max != 0 && add > b->max - (b->len < b->max ? b->len : b->max)))
+        return 0;
+    buf_append(b, p, add);
+    return b->oom ? 0 : add;
+}
+
 void buf_close(struct buf *b)
 {
     free(b->p);

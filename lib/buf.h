@@ -17,6 +17,12 @@ struct buf {
 
 /* Appends s[0..n) (up to max); p stays NUL-terminated. */
 void buf_append(struct buf *b, const void *s, size_t n);
+/* For libcurl's CURLOPT_WRITEFUNCTION with CURLOPT_WRITEDATA a struct buf:
+ * appends size*n bytes and returns that count, or returns 0 (libcurl then
+ * stops the transfer with CURLE_WRITE_ERROR) when they would not all fit
+ * under max or memory ran out: a body is kept whole or not at all. Plain C
+ * types, so lib/ needs no curl header. */
+size_t buf_write_cb(char *p, size_t size, size_t n, void *b);
 /* Frees p and zeroes b. */
 void buf_close(struct buf *b);
 

@@ -1207,6 +1207,29 @@ static void sync_pod(struct pod *pod)
 /* ------------------------------------------------------------------ */
 /* probes                                                              */
 
+/* A probe's port may name one of the container's ports (httpGet.port,
+ * tcpSocket.port: "http"): the number is put in its place here, where the
+ * container spec is at hand. A name the container does not declare stays
+ * a string, and the probe fails saying so. */
+static void named_ports(json_t *probe, const json_t *ctr)
+{
+    static const char *const kinds[] = {"httpGet", "tcpSocket"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *h = json_object_get(probe, kinds[i]), *pt;
+        const char *name = json_string_value(json_object_get(h, "port"));
+        size_t k;
+        if (name == NULL)
+            continue;
+        json_array_foreach (json_object_get(ctr, "ports"), k, pt) {
+            const char *pn = json_string_value(json_object_get(pt, "name"));
+            if (pn != NULL && strcmp(pn, name) == 0) {
+                json_object_set(h, "port", json_object_get(pt, "containerPort"));
+                break;
+            }
+        }
+    }
+}
+
 static void run_probes(struct ctr *c, uint64_t now)
 {
     struct pod *pod = c->pod;
@@ -1226,7 +1249,11 @@ static void run_probes(struct ctr *c, uint64_t now)
         if ((j = job_new(pod->p, pod, c, J_PROBE)) == NULL)
             return;
         snprintf(j->id, sizeof j->id, "%s", c->id);
-        j->probe = json_deep_copy(pr->spec);
+        {
+            json_t *copy = json_deep_copy(pr->spec);
+            named_ports(copy, c->spec);
+            j->probe = copy;
+        }
         j->probe_kind = (int)k;
         if (!host_network(pod))
             snprintf(j->netns, sizeof j->netns, "%s", pod->sb.netns);

@@ -77,8 +77,8 @@ static int port_of(const json_t *v)
 {
     if (json_is_integer(v))
         return (int)json_integer_value(v);
-    if (json_is_string(v))
-        return atoi(json_string_value(v)); /* named ports: TODO(#7): look up container ports */
+    if (json_is_string(v)) /* a name pods.c could not resolve (a number as text works) */
+        return atoi(json_string_value(v));
     return 0;
 }
 
@@ -97,6 +97,11 @@ static bool http_probe(const json_t *h, const char *netns, int timeout_ms, char 
     size_t i;
 
     bool https = scheme && strcasecmp(scheme, "HTTPS") == 0;
+    if (port <= 0 || port > 65535) {
+        snprintf(msg, cap, "httpGet: port %s: not a port of the container",
+                 json_string_value(json_object_get(h, "port")) ?: "?");
+        return false;
+    }
     snprintf(url, sizeof url, "%s://%s:%d%s%s", https ? "https" : "http", host ? host : "127.0.0.1",
              port, path && path[0] == '/' ? "" : "/", path ? path : "");
     c = curl_easy_init();
@@ -147,6 +152,11 @@ static bool tcp_probe(const json_t *t, const char *netns, int timeout_ms, char *
     socklen_t el = sizeof err;
     struct pollfd pfd;
 
+    if (port <= 0 || port > 65535) {
+        snprintf(msg, cap, "tcpSocket: port %s: not a port of the container",
+                 json_string_value(json_object_get(t, "port")) ?: "?");
+        return false;
+    }
     if (inet_pton(AF_INET, host ? host : "127.0.0.1", &sa.sin_addr) != 1) {
         snprintf(msg, cap, "tcpSocket.host: not an IPv4 address");
         return false;

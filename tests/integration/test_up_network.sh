@@ -106,7 +106,8 @@ spec:
         image: busybox:latest
         imagePullPolicy: Never
         command: [sh, -c, 'mkdir -p /www; echo "hello from $(hostname)" > /www/index.html; exec httpd -f -p 80 -h /www']
-        readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 1}
+        ports: [{name: http, containerPort: 80}]
+        readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 1}  # a named port
 ---
 apiVersion: v1
 kind: Service

@@ -30,6 +30,9 @@
  *   http-get     GET {url} as it is (plain HTTP or HTTPS): a Service's
  *                ClusterIP against a pod's own address
  * --no-reuse opens a new connection (and TLS handshake) per request.
+ * --trace FILE (closed loop): one line per successful request, "START_MS
+ * LATENCY_MS" (start relative to the run's start), to see whether slow
+ * requests are spread out or bunched into stalls.
  *
  * Output, one line each:
  *   closed loop (skiff, etcd, skiff-pod, skiff-get, etcd-get, http-get):
@@ -113,6 +116,7 @@ struct opts {
     const char *watch_rv;
     double drain_s;
     double rate; /* watch modes: writes per second at most (0: closed loop) */
+    const char *trace; /* closed loop: one line per completed request */
 };
 
 struct slot {
@@ -589,6 +593,9 @@ static int run_throughput(CURLM *m)
     lat_ms = xmalloc(sizeof *lat_ms * (size_t)(o.max_requests + 1));
     for (int i = 0; i < o.clients; i++)
         setup_slot(&slots[i], i % o.n_urls);
+    FILE *trace = NULL;
+    if (o.trace != NULL && (trace = fopen(o.trace, "w")) == NULL)
+        die("--trace: cannot open the file");
     double t0 = now_s(), deadline = t0 + o.duration_s, t_last = t0;
     for (int i = 0; i < o.clients && n_issued < o.max_requests; i++)
         start(m, &slots[i]);
@@ -605,6 +612,9 @@ static int run_throughput(CURLM *m)
             if (finish(m, msg, &s)) {
                 lat_ms[n_ok++] = (t - s->started) * 1e3;
                 t_last = t;
+                if (trace != NULL)
+                    fprintf(trace, "%.3f %.3f\n", (s->started - t0) * 1e3,
+                            (t - s->started) * 1e3);
             } else {
                 n_err++;
             }
@@ -617,6 +627,8 @@ static int run_throughput(CURLM *m)
         curl_multi_perform(m, &running);
     }
     double elapsed = t_last - t0;
+    if (trace != NULL && fclose(trace) != 0)
+        die("--trace: cannot write the file");
     qsort(lat_ms, (size_t)n_ok, sizeof *lat_ms, cmp_double);
     printf("RESULT ok=%ld errors=%ld elapsed_s=%.3f rps=%.1f p50_ms=%.2f p90_ms=%.2f "
            "p99_ms=%.2f max_ms=%.2f client_cpu_s=%.2f\n",
@@ -1096,7 +1108,7 @@ static void usage(void)
             "               [--prefix P] [--query Q] [--serializable] [--keys N]\n"
             "               [--limit N] [--reps N] [--expect N]\n"
             "               [--watchers N] [--watch-url URL] [--watch-rv RV] [--drain-s S]\n"
-            "               [--rate WRITES_PER_S]\n"
+            "               [--rate WRITES_PER_S] [--trace FILE]\n"
             "MODE: skiff etcd skiff-pod skiff-get etcd-get list etcd-range watch-fanout "
             "etcd-watch http-get\n");
     exit(2);
@@ -1178,6 +1190,8 @@ int main(int argc, char **argv)
             o.drain_s = atof(v);
         else if (strcmp(a, "--rate") == 0)
             o.rate = atof(v);
+        else if (strcmp(a, "--trace") == 0)
+            o.trace = v;
         else
             usage();
     }

@@ -724,6 +724,8 @@ void cons__leader_info(struct cons *c, uint64_t *id, const char **address)
 
 static void cons_free_mem(struct cons *c)
 {
+    if (c->aio_started)
+        cons__aio_stop();
     free(c->data_dir);
     free(c->name);
     free(c->peer_address);
@@ -779,6 +781,10 @@ int cons_new(uv_loop_t *loop, struct store *s, const struct cons_config *cfg, st
     QUEUE_INIT(&c->servers);
     c->next_rpc_id = 1;
 
+    rv = cons__aio_start(e);
+    if (rv != 0)
+        goto err_free;
+    c->aio_started = true;
     snprintf(c->raft_dir, sizeof c->raft_dir, "%s/raft", c->data_dir);
     if (mkdir(c->raft_dir, 0700) != 0 && errno != EEXIST) {
         rv = err_setf(e, ERR_IO, "consensus: mkdir %s: %s", c->raft_dir, strerror(errno));

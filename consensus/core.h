@@ -49,6 +49,7 @@ struct cons {
     bool closed_pending_async; /* closed: free when the last one is done */
     char snap_err[ERR_MSG_SIZE];
     bool io_inited, transport_inited, raft_inited, started, closing;
+    bool aio_started; /* cons__aio_start() done: stop it when freed */
 
     uv_timer_t tick;
     uv_idle_t idle;   /* fires applied-index waiters outside the FSM apply */

@@ -69,6 +69,15 @@ void cons__transport_set_rpc_cb(struct raft_uv_transport *t, cons__rpc_accept_cb
  * is the caller's. A NULL t->impl is a no-op. */
 void cons__transport_close(struct raft_uv_transport *t);
 
+/* consensus/aio.c: while started, raft_uv's io_destroy(2) calls (made through
+ * syscall(3), on the loop thread, ~32 ms each) run on a helper thread
+ * instead. Reference-counted; stop drains the queue and joins the thread.
+ * Any thread. */
+int cons__aio_start(struct err *e);
+void cons__aio_stop(void);
+/* io_destroy calls handed to the helper since the process started */
+uint64_t cons__aio_offloaded(void);
+
 /* An outbound RPC connection: TLS connect to a peer's transport address, write
  * CONS_RPC_MAGIC, hand back the plain stream. Caller's memory, valid until cb fires. */
 struct cons__rpc_connect;

@@ -9,12 +9,19 @@
 # Prints a table per benchmark and appends the run (commands, machine, tables)
 # to bench/RESULTS.md. Loopback only; every loop has a count and a deadline;
 # every process started here is stopped by the EXIT trap.
-# --quick: short durations for a smoke run (< 2 min).
+# --quick: short durations for a smoke run (< 2 min). --core: stop after these four.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QUICK=0
-[ "${1:-}" = "--quick" ] && QUICK=1
+CORE_ONLY=0 # --core: only the four benchmarks above, not api.sh, sched_bench and the data path
+for a in "$@"; do
+    case "$a" in
+    --quick) QUICK=1 ;;
+    --core) CORE_ONLY=1 ;;
+    *) echo "usage: bench/run.sh [--quick] [--core]" >&2; exit 2 ;;
+    esac
+done
 
 if [ "$QUICK" -eq 1 ]; then
     TP_SECS=3; FO_TRIALS=3; RSS_OBJECTS=2000; IDLE_SECS=2
@@ -576,6 +583,7 @@ printf '%s\n' "$OUT"
 [ -f "$ROOT/bench/RESULTS.md" ] || printf '# skiff benchmark results\n\nAppended by `bench/run.sh` (`make bench`); newest last.\n\n' >"$ROOT/bench/RESULTS.md"
 printf '%s\n' "$OUT" >>"$ROOT/bench/RESULTS.md"
 log "results appended to bench/RESULTS.md"
+[ "$CORE_ONLY" -eq 1 ] && exit 0
 "$ROOT/bench/api.sh" $([ "$QUICK" -eq 1 ] && echo --quick) || exit 1 # the API benchmarks (bench/api.sh)
 # the scheduler alone against the real store (bench/sched_bench.c); no peer can
 # run here (kube-scheduler is not packaged): its published figure is the reference

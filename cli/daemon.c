@@ -363,6 +363,8 @@ static int daemon_run(struct daemon *d, bool bootstrap, struct err *e)
      * re-applies what LMDB lost in a crash (the applied index lives in the
      * same LMDB txn), so the store itself need not sync every commit. */
     so.no_sync = true;
+    /* tests stand in for /proc/sys/kernel/random/boot_id to act out a reboot */
+    so.boot_id_path = getenv("SKIFF_TEST_BOOT_ID_FILE");
     so.map_size_bytes = (size_t)d->conf.store_mb << 20;
     rv = store_open(store_dir, &so, &d->store, e);
     if (rv != 0)

@@ -164,10 +164,30 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
     return 0;
 }
 
+/* At start raft hands the FSM its last snapshot, which is older than the
+ * store when the store is kept (the applied index is in every LMDB txn).
+ * A store the machine has not lost power since (store_trusted) and that is
+ * at or past the snapshot is kept as it is: raft then re-applies the entries
+ * after the snapshot and the store skips those it has. Restoring would
+ * rewrite the whole store and take seconds on a large one (a restarted node
+ * missing from the quorum meanwhile). Otherwise, and for a snapshot sent by
+ * the leader, the store is replaced. */
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     struct cons *c = fsm->data;
     struct err e;
+    uint64_t snap_rev, snap_applied;
+    if (store_trusted(c->store) &&
+        store_snapshot_peek(buf->base, buf->len, &snap_rev, &snap_applied, &e) == 0 &&
+        store_applied_index(c->store) >= snap_applied && store_revision(c->store) >= snap_rev) {
+        LOG_INFO("cons", "snapshot_kept_store", "snapshot_applied=%llu applied=%llu rev=%llu",
+                 (unsigned long long)snap_applied,
+                 (unsigned long long)store_applied_index(c->store),
+                 (unsigned long long)store_revision(c->store));
+        raft_free(buf->base);
+        c->restores_skipped++;
+        return 0;
+    }
     int rv = store_restore(c->store, buf->base, buf->len, &e);
     if (rv != 0) {
         LOG_ERROR("cons", "restore_failed", "err=\"%s\"", e.msg);
@@ -639,6 +659,31 @@ static void on_idle_barrier(struct raft_barrier *b, int status)
     c->idle_snap_inflight = false;
 }
 
+/* Every replica applies the same entries, so with one threshold they would
+ * all snapshot at the same index: the whole cluster pausing together, and on
+ * shared cores competing with itself (a 3-node cluster on 2 cores lost a
+ * second of writes to it). Each replica instead snapshots at its own phase of
+ * the log: the one ranked r of n (by raft id) at indices = r * period / n
+ * (mod period), never sooner than half a period after its last snapshot. While
+ * one replica serialises, a quorum of the others keeps committing. */
+static unsigned staggered_threshold(const struct cons *c, unsigned period)
+{
+    const struct raft_configuration *conf = &c->raft.configuration;
+    uint64_t last = c->raft.log.snapshot.last_index;
+    uint64_t rank = 0, n = conf->n, phase, next;
+    if (n < 2 || period < 2)
+        return period;
+    for (unsigned i = 0; i < conf->n; i++)
+        if (conf->servers[i].id < c->raft.id)
+            rank++;
+    phase = rank * period / n;
+    /* the first index > last + period/2 that is = phase (mod period) */
+    next = (last + period / 2) / period * period + phase;
+    while (next <= last + period / 2)
+        next += period;
+    return (unsigned)(next - last);
+}
+
 static void snapshot_policy(struct cons *c)
 {
     uint64_t now = uv_now(c->loop);
@@ -657,6 +702,7 @@ static void snapshot_policy(struct cons *c)
     threshold = keys < CONS_SNAP_THRESHOLD_MIN   ? CONS_SNAP_THRESHOLD_MIN
                 : keys > CONS_SNAP_THRESHOLD_MAX ? CONS_SNAP_THRESHOLD_MAX
                                                  : (unsigned)keys;
+    threshold = staggered_threshold(c, threshold);
     /* Idle with a long in-memory log: snapshot now. raft checks the
      * threshold after applying entries, so lower it and let an entry (a
      * barrier; only the leader can append) pass. Followers snapshot when
@@ -995,4 +1041,5 @@ void cons_metrics(struct cons *c, struct cons_metrics *out)
     out->proposals = c->m_proposals;
     out->proposals_failed = c->m_proposals_failed;
     out->propose_latency = c->m_propose_latency;
+    out->restores_skipped = c->restores_skipped;
 }

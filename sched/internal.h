@@ -71,6 +71,10 @@ extern struct sched_ctrl sched__ctrl_hpa;
 const struct api_kind *sched__kind(int kind);
 /* Every cached object of a kind: store key -> object (with
  * metadata.resourceVersion). Borrowed, valid until the next event. */
+/* Cuts obj down to what the informer of that kind keeps: for kinds no
+ * controller reads beyond metadata (ConfigMap, Secret), apiVersion, kind and
+ * metadata without managedFields and annotations; others untouched. */
+void sched__slim(int kind, json_t *obj);
 json_t *sched__objs(struct sched *s, int kind);
 /* One object by store key, or NULL. */
 json_t *sched__get(struct sched *s, int kind, const char *key);

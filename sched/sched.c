@@ -346,6 +346,99 @@ static void deliver(struct sched *s, int kind, const char *key, const json_t *ol
 
 static void on_store_event(struct store_watch *w, const struct store_event *ev);
 
+/* Kinds whose content no controller reads: only the garbage collector and
+ * namespace deletion look at them, through a few metadata fields. Their
+ * informers keep apiVersion, kind and those fields (SLIM_META), so a
+ * ConfigMap's or Secret's data, labels and annotations (which can hold a
+ * whole last-applied copy) are neither held in the leader's memory nor
+ * handed to controllers. Measured: a leader caching 10,000 1 KiB ConfigMaps
+ * whole held 67 MB of anonymous memory against 5 MB on a follower. A
+ * controller's update of such an object goes through slim_rehydrate. */
+static const char *const SLIM_META[] = {"name",          "namespace",  "uid",
+                                        "resourceVersion", "ownerReferences", "finalizers",
+                                        "deletionTimestamp"};
+#define N_SLIM_META (sizeof SLIM_META / sizeof SLIM_META[0])
+
+static uint64_t rv_of(const json_t *obj);
+
+static bool metadata_only(int kind)
+{
+    return kind == SK_CONFIGMAP || kind == SK_SECRET;
+}
+
+static bool slim_kept(const char *k)
+{
+    for (size_t i = 0; i < N_SLIM_META; i++)
+        if (strcmp(k, SLIM_META[i]) == 0)
+            return true;
+    return false;
+}
+
+void sched__slim(int kind, json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    if (!metadata_only(kind))
+        return;
+    json_object_foreach_safe(obj, tmp, k, v)
+    {
+        if (strcmp(k, "apiVersion") != 0 && strcmp(k, "kind") != 0 && strcmp(k, "metadata") != 0)
+            json_object_del(obj, k);
+    }
+    json_t *meta = json_object_get(obj, "metadata");
+    json_object_foreach_safe(meta, tmp, k, v)
+    {
+        if (!slim_kept(k))
+            json_object_del(meta, k);
+    }
+}
+
+/* An update a controller made from a slim cached object: the whole object
+ * as stored at the cached resourceVersion, with the kept metadata fields as
+ * the controller set them. *full_old gets the stored object. ERR_CONFLICT
+ * when the store has moved on (the cache hears of it and the controller
+ * runs again); consumes upd. */
+static int slim_rehydrate(struct sched *s, int kind, const json_t *old, json_t *upd,
+                          json_t **full_old, json_t **full_new, struct err *e)
+{
+    char key[STORE_KEY_MAX + 1];
+    struct store_kv kv;
+    json_t *meta_upd = json_object_get(upd, "metadata");
+    json_t *meta;
+    int rv = sched__key(kind, old, key, sizeof key);
+    *full_old = *full_new = NULL;
+    if (rv == 0)
+        rv = store_get(s->store, key, &kv, e);
+    if (rv != 0) {
+        json_decref(upd);
+        return rv;
+    }
+    if (kv.mod_rev != rv_of(old))
+        rv = err_setf(e, ERR_CONFLICT, "changed since it was cached");
+    else
+        rv = api_object_decode(kv.value, kv.value_len, kv.mod_rev, full_old, e);
+    store_kv_close(&kv);
+    if (rv == 0 && (*full_new = json_deep_copy(*full_old)) == NULL)
+        rv = err_setf(e, ERR_NOMEM, "out of memory");
+    if (rv != 0) {
+        json_decref(*full_old);
+        *full_old = NULL;
+        json_decref(upd);
+        return rv;
+    }
+    meta = json_object_get(*full_new, "metadata");
+    for (size_t i = 0; i < N_SLIM_META; i++) {
+        json_t *v = json_object_get(meta_upd, SLIM_META[i]);
+        if (v != NULL)
+            json_object_set(meta, SLIM_META[i], v);
+        else
+            json_object_del(meta, SLIM_META[i]);
+    }
+    json_decref(upd);
+    return 0;
+}
+
 struct relist {
     struct store_watch *w;
     json_t *seen; /* keys listed */
@@ -427,6 +520,7 @@ static void on_store_event(struct store_watch *w, const struct store_event *ev)
         json_decref(old);
         return;
     }
+    sched__slim(inf->kind, obj);
     if (old != NULL)
         index_owners(s, inf->kind, ev->kv.key, old, false);
     json_object_set(inf->objs, ev->kv.key, obj);
@@ -449,6 +543,7 @@ static int informer_add(const struct store_kv *kv, void *data)
     struct err de;
     if (api_object_decode(kv->value, kv->value_len, kv->mod_rev, &obj, &de) != 0)
         return 0; /* a bad object is skipped (the watch logs it when it changes) */
+    sched__slim(inf->kind, obj);
     json_object_set_new(inf->objs, kv->key, obj);
     index_owners(inf->s, inf->kind, kv->key, obj, true);
     return 0;
@@ -767,20 +862,36 @@ int sched__update(struct sched *s, struct sched_ctrl *c, int kind, const json_t 
     const struct api_kind *k = sched__kind(kind);
     struct write *w;
     struct err e;
-    int rv = api_object_prepare_update(k, old, obj, &e);
+    json_t *full_old = NULL;
+    int rv;
+    if (metadata_only(kind)) {
+        json_t *full_new;
+        rv = slim_rehydrate(s, kind, old, obj, &full_old, &full_new, &e);
+        if (rv != 0) {
+            LOG_INFO("sched", "update_skipped", "ctrl=%s kind=%s err=\"%s\"", c->name, k->kind,
+                     e.msg);
+            return rv;
+        }
+        obj = full_new;
+        old = full_old;
+    }
+    rv = api_object_prepare_update(k, old, obj, &e);
     if (rv != 0) {
         LOG_WARN("sched", "invalid_update", "ctrl=%s kind=%s err=\"%s\"", c->name, k->kind, e.msg);
         json_decref(obj);
+        json_decref(full_old);
         return rv;
     }
     w = write_new(s, c, kind, NULL, requeue_key);
     if (w == NULL || sched__key(kind, old, w->key, sizeof w->key) != 0) {
         free(w);
         json_decref(obj);
+        json_decref(full_old);
         return ERR_NOMEM;
     }
     rv = propose(s, w, STORE_CMP_MOD_REV, rv_of(old), obj);
     json_decref(obj);
+    json_decref(full_old);
     if (rv != 0)
         write_free(w);
     return rv;

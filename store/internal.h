@@ -45,6 +45,7 @@ struct store {
     struct store_opts opts; /* defaults resolved */
     uint64_t rev;           /* cached meta, updated only after a commit */
     uint64_t applied;
+    bool trusted; /* see store_trusted() */
     uint64_t compact_rev;
     struct store_watch *watches;   /* newest first */
     struct store_watch *iter_next; /* dispatch cursor, kept valid by store_watch_stop */

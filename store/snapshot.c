@@ -124,6 +124,38 @@ void store_snapshot_end(struct store_snap *sn)
     free(sn);
 }
 
+/* The snapshot is one msgpack array of 5 (fixarray byte 0x95); its first
+ * four elements are complete objects on their own, so they are unpacked one
+ * by one, without touching the entries (a large store is hundreds of MB). */
+int store_snapshot_peek(const void *data, size_t len, uint64_t *rev, uint64_t *applied,
+                        struct err *e)
+{
+    const char *p = data;
+    msgpack_unpacked u;
+    size_t off = 1;
+    uint64_t v[3];
+    int rv = 0;
+    if (len < 1 || (unsigned char)p[0] != 0x95)
+        return err_setf(e, ERR_INVALID, "snapshot: not a snapshot");
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        u.data.type != MSGPACK_OBJECT_STR || u.data.via.str.size != strlen(SNAP_MAGIC) ||
+        memcmp(u.data.via.str.ptr, SNAP_MAGIC, strlen(SNAP_MAGIC)) != 0)
+        rv = err_setf(e, ERR_INVALID, "snapshot: not a snapshot");
+    for (int i = 0; i < 3 && rv == 0; i++)
+        if (msgpack_unpack_next(&u, p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+            !store__mp_uint(&u.data, &v[i]))
+            rv = err_setf(e, ERR_INVALID, "snapshot: header: bad shape");
+    if (rv == 0 && v[0] != SNAP_VERSION)
+        rv = err_setf(e, ERR_INVALID, "snapshot: version: unsupported");
+    msgpack_unpacked_destroy(&u);
+    if (rv == 0) {
+        *rev = v[1];
+        *applied = v[2];
+    }
+    return rv;
+}
+
 int store_snapshot(struct store *s, void **data, size_t *len, struct err *e)
 {
     struct store_snap *sn;

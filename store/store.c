@@ -7,6 +7,7 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
+#include <unistd.h>
 
 void store__put_be64(unsigned char *p, uint64_t v)
 {
@@ -143,11 +145,32 @@ static void resolve_opts(const struct store_opts *in, struct store_opts *out)
         out->history_max_age_ms = STORE__DEFAULT_HISTORY_AGEMS;
 }
 
+/* FNV-1a of this boot's id (0: unknown), kept in the meta as "boot" */
+static uint64_t boot_hash(const char *path)
+{
+    char buf[128];
+    uint64_t h = 14695981039346656037ULL;
+    ssize_t n;
+    int fd = open(path ? path : "/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    for (ssize_t i = 0; i < n; i++) {
+        h ^= (unsigned char)buf[i];
+        h *= 1099511628211ULL;
+    }
+    return h ? h : 1;
+}
+
 /* Creates the named databases and loads the cached meta in one write txn. */
 static int open_dbs(struct store *s, struct err *e)
 {
     MDB_txn *txn;
     int rc;
+    uint64_t boot = boot_hash(s->opts.boot_id_path), last_boot = 0;
     int rv = store__txn_begin(s, true, &txn, e);
     if (rv != 0)
         return rv;
@@ -163,6 +186,14 @@ static int open_dbs(struct store *s, struct err *e)
         err_wrapf(e, "store: open");
         goto out_abort;
     }
+    /* the store was last open in this same boot: the page cache held every
+     * commit, whatever became of that process */
+    if ((rv = store__meta_get(s, txn, "boot", &last_boot, e)) != 0 ||
+        (rv = store__meta_put(s, txn, "boot", boot, e)) != 0) {
+        err_wrapf(e, "store: open");
+        goto out_abort;
+    }
+    s->trusted = !s->opts.no_sync || (boot != 0 && boot == last_boot);
     rc = mdb_txn_commit(txn);
     if (rc != 0)
         return store__mdb_err(s, e, rc, "store: open databases: commit");
@@ -246,6 +277,11 @@ void store_close(struct store *s)
 uint64_t store_revision(struct store *s)
 {
     return s->rev;
+}
+
+bool store_trusted(struct store *s)
+{
+    return s->trusted;
 }
 
 uint64_t store_applied_index(struct store *s)

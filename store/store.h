@@ -31,6 +31,7 @@ struct store_opts {
     uint64_t history_max_revs;   /* keep at most this many revisions of history; 0 = 20000 */
     uint64_t history_max_age_ms; /* and none older than this; 0 = 300000 (5 min) */
     bool no_sync;                /* MDB_NOSYNC: Raft's log is the durable record (see README) */
+    const char *boot_id_path;    /* this boot's id; NULL = /proc/sys/kernel/random/boot_id */
 };
 
 /* Opens (creating if needed) the store in directory dir (must exist).
@@ -47,6 +48,13 @@ uint64_t store_revision(struct store *s);
 uint64_t store_key_count(struct store *s);
 /* The last Raft index applied (written in the same LMDB txn as the data). */
 uint64_t store_applied_index(struct store *s);
+/* Whether the files hold exactly what the last process committed. Always
+ * true without no_sync. With no_sync (MDB_NOSYNC), commits reach the disk
+ * only when the kernel writes the page cache back, so a power loss or an OS
+ * crash can leave a torn database, while a process crash (even SIGKILL)
+ * loses nothing: true when the store was last opened during this same boot
+ * of the machine (the kernel's boot id, kept in the store's meta). */
+bool store_trusted(struct store *s);
 /* Oldest revision a watch can start after: a watch with after_rev lower than
  * this gets ERR_COMPACTED. 0 while nothing was compacted. */
 uint64_t store_compact_revision(struct store *s);
@@ -215,6 +223,10 @@ void store_watch_stop(struct store_watch *w);
 
 /* Serialises every key with its revisions plus the revision and applied
  * index into one buffer (msgpack). *data is malloc'ed: free(). */
+/* The revision and applied index a snapshot buffer (store_snapshot_write's
+ * format) was taken at, read from its header. ERR_INVALID if it is not one. */
+int store_snapshot_peek(const void *data, size_t len, uint64_t *rev, uint64_t *applied,
+                        struct err *e);
 int store_snapshot(struct store *s, void **data, size_t *len, struct err *e);
 /* The same in three steps, so the serialisation can leave the loop thread:
  * begin (loop thread) opens a read txn, a consistent view that later applies

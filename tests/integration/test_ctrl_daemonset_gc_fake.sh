@@ -224,6 +224,22 @@ wait_until 15 "orphaned $rs2 has no ownerReferences" no_owner "$rs2"
 pod_count_is default dep2 1 || fail "the orphaned ReplicaSet's pod went away"
 api_is 200 1 GET "$A/replicasets/$rs2" || fail "orphaned ReplicaSet $rs2 was deleted"
 
+log "b) a ConfigMap owned by a Deployment, orphaned: keeps its data, labels and annotations"
+# (the leader caches ConfigMaps without data; its update must start from the stored object)
+api_is 201 1 POST "$A/deployments" "$(deploy_json dep3 0)" || fail "create dep3"
+dep3_uid=$(api_body 1 GET "$A/deployments/dep3" | jq -r '.metadata.uid')
+api_is 201 1 POST /api/v1/namespaces/default/configmaps "$(printf '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"owned","labels":{"l":"1"},"annotations":{"a":"2"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"dep3","uid":"%s"}]},"data":{"k":"precious"}}' "$dep3_uid")" ||
+    fail "create the owned ConfigMap"
+api_is 200 1 DELETE "$A/deployments/dep3" '{"propagationPolicy":"Orphan"}' || fail "delete dep3"
+cm_orphaned() {
+    api_body 1 GET /api/v1/namespaces/default/configmaps/owned |
+        jq -e '(.metadata.ownerReferences // []) == []'
+}
+wait_until 15 "the ConfigMap is orphaned" cm_orphaned
+api_body 1 GET /api/v1/namespaces/default/configmaps/owned |
+    jq -e '.data.k == "precious" and .metadata.labels.l == "1" and .metadata.annotations.a == "2"' \
+        >/dev/null || fail "the orphaned ConfigMap lost data, labels or annotations"
+
 # ---- c) namespace finalization ----
 
 ns_content() { # ns: number of objects of every namespaced kind in it

@@ -277,6 +277,75 @@ static void test_open_removes_a_leftover_restore_dir(void **state)
     other_close(&o);
 }
 
+
+static void test_peek_reads_the_header_only(void **state)
+{
+    struct fx *f = *state;
+    void *data;
+    size_t len;
+    uint64_t rev = 0, applied = 0;
+    populate(f);
+    assert_int_equal(store_snapshot(f->s, &data, &len, &f->e), 0);
+    assert_int_equal(store_snapshot_peek(data, len, &rev, &applied, &f->e), 0);
+    assert_int_equal(rev, store_revision(f->s));
+    assert_int_equal(applied, store_applied_index(f->s));
+    /* the header alone is enough: the entries are not looked at */
+    assert_int_equal(store_snapshot_peek(data, 40, &rev, &applied, &f->e), 0);
+    assert_int_equal(applied, store_applied_index(f->s));
+    assert_int_equal(store_snapshot_peek("\x95garbage", 8, &rev, &applied, &f->e), ERR_INVALID);
+    assert_int_equal(store_snapshot_peek("", 0, &rev, &applied, &f->e), ERR_INVALID);
+    assert_int_equal(store_snapshot_peek(data, 3, &rev, &applied, &f->e), ERR_INVALID);
+    free(data);
+}
+
+/* boot_id_path stands in for /proc/sys/kernel/random/boot_id */
+static void write_boot(const char *path, const char *id)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(id, fp);
+    fclose(fp);
+}
+
+static void test_trusted_only_within_one_boot(void **state)
+{
+    struct fx *f = *state;
+    char dir[64], boot[128];
+    struct store *s;
+    struct store_opts nosync = {.no_sync = true, .boot_id_path = boot};
+    struct store_opts sync = {.boot_id_path = boot};
+    (void)f;
+    fx_mkdtemp(dir, sizeof dir);
+    snprintf(boot, sizeof boot, "%s.boot", dir);
+    write_boot(boot, "11111111-aaaa\n");
+    /* a new store has no past boot: not trusted (nothing to keep anyway) */
+    assert_int_equal(store_open(dir, &nosync, &s, &f->e), 0);
+    assert_false(store_trusted(s));
+    store_close(s);
+    /* reopened in the same boot (a process restart, even after SIGKILL) */
+    assert_int_equal(store_open(dir, &nosync, &s, &f->e), 0);
+    assert_true(store_trusted(s));
+    store_close(s);
+    /* the machine rebooted: commits since the last writeback may be torn */
+    write_boot(boot, "22222222-bbbb\n");
+    assert_int_equal(store_open(dir, &nosync, &s, &f->e), 0);
+    assert_false(store_trusted(s));
+    store_close(s);
+    assert_int_equal(store_open(dir, &nosync, &s, &f->e), 0);
+    assert_true(store_trusted(s));
+    store_close(s);
+    /* an unreadable boot id never trusts */
+    unlink(boot);
+    assert_int_equal(store_open(dir, &nosync, &s, &f->e), 0);
+    assert_false(store_trusted(s));
+    store_close(s);
+    /* synced commits are always whole */
+    assert_int_equal(store_open(dir, &sync, &s, &f->e), 0);
+    assert_true(store_trusted(s));
+    store_close(s);
+    fx_rmtree(dir);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -290,6 +359,8 @@ int main(void)
         T(test_restore_of_garbage_changes_nothing),
         T(test_restore_fits_when_old_plus_new_exceed_the_map),
         T(test_open_removes_a_leftover_restore_dir),
+        T(test_peek_reads_the_header_only),
+        T(test_trusted_only_within_one_boot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

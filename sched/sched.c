@@ -15,6 +15,7 @@
 #include "sched/internal.h"
 
 #define KICK_BUDGET  2000 /* keys synced per loop turn, per controller */
+#define WARM_BUDGET  1000 /* objects a new leader's informers read per loop turn */
 #define TICK_MS      250
 #define CTRL_TICK_MS 1000
 
@@ -50,6 +51,8 @@ struct informer {
     json_t *objs;
     struct store_watch w;
     bool watching;
+    bool listing; /* warm-up: pages still to read */
+    char *after;  /* warm-up: the last key read (NULL: from the start) */
 };
 
 struct delayed {
@@ -64,6 +67,7 @@ struct sched {
     struct store *store;
     struct sched_config cfg;
     bool leading;
+    bool warm; /* leading, informers filled and controllers started */
     bool closing;
     uint64_t epoch; /* bumped on each leadership change */
     uint64_t leading_since_ms;
@@ -339,7 +343,7 @@ static void settle(struct sched *s, const char *owner_uid, int dc, int dd)
 static void deliver(struct sched *s, int kind, const char *key, const json_t *old,
                     const json_t *obj)
 {
-    for (size_t i = 0; i < N_CTRLS && s->leading; i++)
+    for (size_t i = 0; i < N_CTRLS && s->leading && s->warm; i++)
         if (all_ctrls[i]->on_event != NULL)
             all_ctrls[i]->on_event(s, all_ctrls[i], kind, key, old, obj);
 }
@@ -549,20 +553,49 @@ static int informer_add(const struct store_kv *kv, void *data)
     return 0;
 }
 
+/* A new leader fills its informers a page per loop turn, so that the API
+ * and raft keep being served while a large store is read (170,000 objects
+ * took over a second in one go, and the first writes after a failover waited
+ * for it). The watch starts first, at the current revision: its events
+ * update the cache as they happen, and every page read afterwards is at
+ * least as new as any event already seen, so the cache ends up exact.
+ * Controllers hear nothing until every informer is full (s->warm); then
+ * every cached object is delivered once, as at any leadership start. */
 static int informer_start(struct sched *s, struct informer *inf, struct err *e)
 {
-    uint64_t rev;
     int rv;
     inf->objs = json_object();
     if (inf->objs == NULL)
         return err_setf(e, ERR_NOMEM, "sched: out of memory");
-    rv = store_range_each(s->store, inf->prefix, 1000, informer_add, inf, &rev, e);
-    if (rv != 0)
-        return rv;
     inf->w.data = inf;
-    rv = store_watch_start(s->store, &inf->w, inf->prefix, rev, on_store_event, e);
+    rv = store_watch_start(s->store, &inf->w, inf->prefix, store_revision(s->store),
+                           on_store_event, e);
     inf->watching = rv == 0;
+    inf->listing = rv == 0;
+    inf->after = NULL;
     return rv;
+}
+
+/* Reads up to *budget more objects; false with e set on a store error. */
+static bool informer_page(struct informer *inf, size_t *budget, struct err *e)
+{
+    struct store_list l;
+    size_t n = *budget < 100 ? 100 : *budget;
+    if (store_range(inf->s->store, inf->prefix, inf->after, n, &l, e) != 0)
+        return false;
+    for (size_t i = 0; i < l.n; i++)
+        informer_add(&l.kvs[i], inf);
+    *budget = l.n >= *budget ? 0 : *budget - l.n;
+    free(inf->after);
+    inf->after = NULL;
+    if (l.more && l.n > 0 && (inf->after = strdup(l.kvs[l.n - 1].key)) == NULL) {
+        store_list_close(&l);
+        err_setf(e, ERR_NOMEM, "sched: out of memory");
+        return false;
+    }
+    inf->listing = inf->after != NULL;
+    store_list_close(&l);
+    return true;
 }
 
 static void informer_stop(struct informer *inf)
@@ -570,6 +603,9 @@ static void informer_stop(struct informer *inf)
     if (inf->watching)
         store_watch_stop(&inf->w);
     inf->watching = false;
+    inf->listing = false;
+    free(inf->after);
+    inf->after = NULL;
     json_decref(inf->objs);
     inf->objs = NULL;
 }
@@ -602,7 +638,7 @@ static void on_kick(uv_timer_t *t)
 
 static void kick(struct sched *s)
 {
-    if (s->kick_armed || !s->leading)
+    if (s->kick_armed || !s->leading || !s->warm)
         return;
     s->kick_armed = true;
     uv_timer_start(&s->kick, on_kick, 0, 0);
@@ -650,6 +686,7 @@ static void stop_leading(struct sched *s)
     if (!s->leading)
         return;
     s->leading = false;
+    s->warm = false;
     s->epoch++;
     uv_timer_stop(&s->kick);
     uv_timer_stop(&s->tick);
@@ -668,26 +705,10 @@ static void stop_leading(struct sched *s)
     LOG_INFO("sched", "stopped", "epoch=%llu", (unsigned long long)s->epoch);
 }
 
-static void start_leading(struct sched *s)
+static void finish_start(struct sched *s)
 {
-    struct err e;
     uint64_t now = sched__now_ms(s);
-    if (s->leading || s->closing)
-        return;
-    s->leading = true;
-    s->epoch++;
-    s->leading_since_ms = now;
-    /* a new leader grants every node a full grace period */
-    json_object_clear(s->seen);
-    for (size_t i = 0; i < N_CTRLS; i++)
-        all_ctrls[i]->queue__ = json_object();
-    for (int k = 0; k < SK__COUNT; k++) {
-        if (informer_start(s, &s->inf[k], &e) != 0) {
-            LOG_ERROR("sched", "start_failed", "kind=%s err=\"%s\"", kind_names[k], e.msg);
-            stop_leading(s);
-            return;
-        }
-    }
+    s->warm = true;
     /* every known node counts as just seen: the grace starts now */
     {
         const char *key;
@@ -710,10 +731,64 @@ static void start_leading(struct sched *s)
         json_object_foreach (s->inf[k].objs, key, obj)
             deliver(s, k, key, NULL, obj);
     }
+    if (!s->leading)
+        return;
     uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
-    LOG_INFO("sched", "started", "epoch=%llu pods=%zu nodes=%zu", (unsigned long long)s->epoch,
-             json_object_size(s->inf[SK_POD].objs), json_object_size(s->inf[SK_NODE].objs));
+    LOG_INFO("sched", "started", "epoch=%llu pods=%zu nodes=%zu warmup_ms=%llu",
+             (unsigned long long)s->epoch, json_object_size(s->inf[SK_POD].objs),
+             json_object_size(s->inf[SK_NODE].objs),
+             (unsigned long long)(now - s->leading_since_ms));
     kick(s);
+}
+
+/* One warm-up turn: the next pages of the informers still listing. */
+static void on_warm(uv_timer_t *t)
+{
+    struct sched *s = t->data;
+    size_t budget = WARM_BUDGET;
+    struct err e;
+    if (!s->leading || s->warm)
+        return;
+    for (int k = 0; k < SK__COUNT && budget > 0; k++) {
+        while (s->inf[k].listing && budget > 0) {
+            if (!informer_page(&s->inf[k], &budget, &e)) {
+                LOG_ERROR("sched", "start_failed", "kind=%s err=\"%s\"", kind_names[k], e.msg);
+                stop_leading(s);
+                return;
+            }
+        }
+    }
+    for (int k = 0; k < SK__COUNT; k++)
+        if (s->inf[k].listing) {
+            uv_timer_start(&s->kick, on_warm, 0, 0); /* the next turn */
+            return;
+        }
+    finish_start(s);
+}
+
+static void start_leading(struct sched *s)
+{
+    struct err e;
+    uint64_t now = sched__now_ms(s);
+    if (s->leading || s->closing)
+        return;
+    s->leading = true;
+    s->warm = false;
+    s->epoch++;
+    s->leading_since_ms = now;
+    /* a new leader grants every node a full grace period */
+    json_object_clear(s->seen);
+    for (size_t i = 0; i < N_CTRLS; i++)
+        all_ctrls[i]->queue__ = json_object();
+    for (int k = 0; k < SK__COUNT; k++) {
+        if (informer_start(s, &s->inf[k], &e) != 0) {
+            LOG_ERROR("sched", "start_failed", "kind=%s err=\"%s\"", kind_names[k], e.msg);
+            stop_leading(s);
+            return;
+        }
+    }
+    /* the kick timer is free until the controllers start */
+    uv_timer_start(&s->kick, on_warm, 0, 0);
 }
 
 static void on_leader(void *data, bool leader)

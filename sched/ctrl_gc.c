@@ -358,6 +358,26 @@ static void owner_sync(struct sched *s, struct sched_ctrl *c, int kind, const ch
 
 /* ---- namespaces ---- */
 
+struct ns_content {
+    struct sched *s;
+    struct sched_ctrl *c;
+    const char *qkey;
+    int kind;
+    size_t left, issued;
+};
+
+static int ns_content_one(const char *key, json_t *obj, void *data)
+{
+    struct ns_content *nc = data;
+    (void)key;
+    nc->left++;
+    if (being_deleted(obj) || nc->issued >= NS_BURST)
+        return 0;
+    if (sched__delete(nc->s, nc->c, nc->kind, obj, NULL, false, nc->qkey) == 0)
+        nc->issued++;
+    return 0;
+}
+
 static void namespace_sync(struct sched *s, struct sched_ctrl *c, const char *name,
                            const char *qkey)
 {
@@ -373,20 +393,15 @@ static void namespace_sync(struct sched *s, struct sched_ctrl *c, const char *na
         const struct api_kind *ak = sched__kind(k);
         char prefix[STORE_KEY_MAX + 1];
         size_t plen;
-        const char *key;
-        json_t *obj;
         if (!ak->namespaced)
             continue;
         plen = (size_t)snprintf(prefix, sizeof prefix, "/registry/%s/%s/", ak->store_name, name);
-        json_object_foreach (sched__objs(s, k), key, obj) {
-            if (strncmp(key, prefix, plen) != 0)
-                continue;
-            left++;
-            if (being_deleted(obj) || issued >= NS_BURST)
-                continue;
-            if (sched__delete(s, c, k, obj, NULL, false, qkey) == 0)
-                issued++;
-        }
+        if (plen >= sizeof prefix)
+            continue;
+        struct ns_content nc = {s, c, qkey, k, 0, issued};
+        sched__each_in(s, k, prefix, ns_content_one, &nc);
+        left += nc.left;
+        issued = nc.issued;
     }
     if (ns == NULL && issued > 0)
         LOG_INFO("sched", "namespace_gone_content", "namespace=%s deleting=%zu", name, issued);

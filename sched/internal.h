@@ -78,6 +78,13 @@ void sched__slim(int kind, json_t *obj);
 json_t *sched__objs(struct sched *s, int kind);
 /* One object by store key, or NULL. */
 json_t *sched__get(struct sched *s, int kind, const char *key);
+/* Calls fn for every object of kind whose key starts with prefix, until fn
+ * returns non-zero (which is returned). The informers of ConfigMaps and
+ * Secrets hold only the objects the garbage collector has to act on, so for
+ * those kinds this reads the store (obj is then a slim copy, valid during
+ * the call). */
+typedef int (*sched_each_fn)(const char *key, json_t *obj, void *data);
+int sched__each_in(struct sched *s, int kind, const char *prefix, sched_each_fn fn, void *data);
 /* Store key of an object ("/registry/pods/ns/name") into buf. */
 int sched__key(int kind, const json_t *obj, char *buf, size_t size);
 int sched__key_of(int kind, const char *ns, const char *name, char *buf, size_t size);

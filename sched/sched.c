@@ -151,9 +151,72 @@ json_t *sched__objs(struct sched *s, int kind)
     return s->inf[kind].objs;
 }
 
+static bool metadata_only(int kind);
+
 json_t *sched__get(struct sched *s, int kind, const char *key)
 {
-    return s->inf[kind].objs ? json_object_get(s->inf[kind].objs, key) : NULL;
+    struct store_kv kv;
+    struct err e;
+    json_t *o;
+    if (s->inf[kind].objs == NULL)
+        return NULL;
+    o = json_object_get(s->inf[kind].objs, key);
+    if (o != NULL || !metadata_only(kind) || store_get(s->store, key, &kv, &e) != 0)
+        return o;
+    /* a plain object of a metadata-only kind (an owner, say): read it and
+     * keep it, its events keep it current from now on */
+    if (api_object_decode(kv.value, kv.value_len, kv.mod_rev, &o, &e) == 0) {
+        sched__slim(kind, o);
+        json_object_set_new(s->inf[kind].objs, key, o);
+    } else {
+        o = NULL;
+    }
+    store_kv_close(&kv);
+    return o;
+}
+
+struct each_in {
+    int kind;
+    sched_each_fn fn;
+    void *data;
+};
+
+static int each_in_one(const struct store_kv *kv, void *data)
+{
+    struct each_in *ei = data;
+    struct err e;
+    json_t *o;
+    int rv;
+    if (api_object_decode(kv->value, kv->value_len, kv->mod_rev, &o, &e) != 0)
+        return 0;
+    sched__slim(ei->kind, o);
+    rv = ei->fn(kv->key, o, ei->data);
+    json_decref(o);
+    return rv;
+}
+
+int sched__each_in(struct sched *s, int kind, const char *prefix, sched_each_fn fn, void *data)
+{
+    size_t plen = strlen(prefix);
+    const char *key;
+    json_t *obj;
+    if (s->inf[kind].objs == NULL)
+        return 0;
+    if (metadata_only(kind)) {
+        /* the informer holds only some of them: the store has them all */
+        struct each_in ei = {kind, fn, data};
+        struct err e;
+        uint64_t rev;
+        return store_range_each(s->store, prefix, 1000, each_in_one, &ei, &rev, &e);
+    }
+    json_object_foreach (s->inf[kind].objs, key, obj) {
+        int rv;
+        if (strncmp(key, prefix, plen) != 0)
+            continue;
+        if ((rv = fn(key, obj, data)) != 0)
+            return rv;
+    }
+    return 0;
 }
 
 int sched__key_of(int kind, const char *ns, const char *name, char *buf, size_t size)
@@ -398,6 +461,18 @@ void sched__slim(int kind, json_t *obj)
     }
 }
 
+/* A metadata-only object the garbage collector has something to do with:
+ * owned, held by finalizers or being deleted. The informers of those kinds
+ * keep only these (and objects looked up by key, see sched__get): a plain
+ * ConfigMap costs the leader no memory at all. */
+static bool slim_wanted(const json_t *obj)
+{
+    const json_t *m = json_object_get(obj, "metadata");
+    return json_array_size(json_object_get(m, "ownerReferences")) > 0 ||
+           json_array_size(json_object_get(m, "finalizers")) > 0 ||
+           json_object_get(m, "deletionTimestamp") != NULL;
+}
+
 /* An update a controller made from a slim cached object: the whole object
  * as stored at the cached resourceVersion, with the kept metadata fields as
  * the controller set them. *full_old gets the stored object. ERR_CONFLICT
@@ -527,8 +602,10 @@ static void on_store_event(struct store_watch *w, const struct store_event *ev)
     sched__slim(inf->kind, obj);
     if (old != NULL)
         index_owners(s, inf->kind, ev->kv.key, old, false);
-    json_object_set(inf->objs, ev->kv.key, obj);
-    index_owners(s, inf->kind, ev->kv.key, obj, true);
+    if (old != NULL || !metadata_only(inf->kind) || slim_wanted(obj)) {
+        json_object_set(inf->objs, ev->kv.key, obj);
+        index_owners(s, inf->kind, ev->kv.key, obj, true);
+    }
     owner = sched__controller_uid(obj);
     if (old == NULL)
         settle(s, owner, -1, 0);
@@ -548,6 +625,11 @@ static int informer_add(const struct store_kv *kv, void *data)
     if (api_object_decode(kv->value, kv->value_len, kv->mod_rev, &obj, &de) != 0)
         return 0; /* a bad object is skipped (the watch logs it when it changes) */
     sched__slim(inf->kind, obj);
+    if (metadata_only(inf->kind) && !slim_wanted(obj) &&
+        json_object_get(inf->objs, kv->key) == NULL) {
+        json_decref(obj);
+        return 0;
+    }
     json_object_set_new(inf->objs, kv->key, obj);
     index_owners(inf->s, inf->kind, kv->key, obj, true);
     return 0;

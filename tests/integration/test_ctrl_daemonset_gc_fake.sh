@@ -240,6 +240,26 @@ api_body 1 GET /api/v1/namespaces/default/configmaps/owned |
     jq -e '.data.k == "precious" and .metadata.labels.l == "1" and .metadata.annotations.a == "2"' \
         >/dev/null || fail "the orphaned ConfigMap lost data, labels or annotations"
 
+log "b) a Secret owned by a plain ConfigMap lives while it does and goes with it"
+# (the leader does not cache plain ConfigMaps: the owner is found in the store)
+api_is 201 1 POST /api/v1/namespaces/default/configmaps "$(cm_json owner-cm k v)" ||
+    fail "create owner-cm"
+owner_uid=$(api_body 1 GET /api/v1/namespaces/default/configmaps/owner-cm | jq -r '.metadata.uid')
+secret_json() { # name owner-uid
+    printf '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"%s","ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"owner-cm","uid":"%s"}]},"stringData":{"k":"v"}}' "$1" "$2"
+}
+api_is 201 1 POST /api/v1/namespaces/default/secrets "$(secret_json owned-secret "$owner_uid")" ||
+    fail "create owned-secret"
+# a dependent of an owner that does not exist goes: once it has, the GC has
+# looked at the Secret created before it too
+api_is 201 1 POST /api/v1/namespaces/default/secrets "$(secret_json dangling-secret 00000000-dead)" ||
+    fail "create dangling-secret"
+wait_until 15 "the dangling Secret is collected" gone /api/v1/namespaces/default/secrets/dangling-secret
+api_is 200 1 GET /api/v1/namespaces/default/secrets/owned-secret ||
+    fail "the Secret owned by an existing ConfigMap was collected"
+api_is 200 1 DELETE /api/v1/namespaces/default/configmaps/owner-cm || fail "delete owner-cm"
+wait_until 15 "the owned Secret goes with its ConfigMap" gone /api/v1/namespaces/default/secrets/owned-secret
+
 # ---- c) namespace finalization ----
 
 ns_content() { # ns: number of objects of every namespaced kind in it

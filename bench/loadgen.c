@@ -30,6 +30,10 @@
  *   http-get     GET {url} as it is (plain HTTP or HTTPS): a Service's
  *                ClusterIP against a pod's own address
  * --no-reuse opens a new connection (and TLS handshake) per request.
+ * --value-kind random (default) gives every write its own value of random
+ * letters, digits, '-' and '_' (6 bits a byte: nothing for a compressor to
+ * find, within a value or across values); repeat writes 'v' * --value-bytes
+ * every time, which any compression shrinks to almost nothing.
  * --trace FILE (closed loop): one line per successful request, "START_MS
  * LATENCY_MS" (start relative to the run's start), to see whether slow
  * requests are spread out or bunched into stalls.
@@ -117,6 +121,7 @@ struct opts {
     double drain_s;
     double rate; /* watch modes: writes per second at most (0: closed loop) */
     const char *trace; /* closed loop: one line per completed request */
+    bool value_repeat; /* --value-kind repeat: every value is 'v' * value_bytes */
 };
 
 struct slot {
@@ -158,6 +163,21 @@ static struct opts o = {
 static struct slot slots[MAX_CLIENTS];
 static struct curl_slist *hdrs;
 static char *value_raw, *value_b64;
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+/* xorshift64*: a fresh value of o.value_bytes random characters */
+static void fill_random_value(void)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for (int i = 0; i < o.value_bytes; i++) {
+        rng_state ^= rng_state >> 12;
+        rng_state ^= rng_state << 25;
+        rng_state ^= rng_state >> 27;
+        value_raw[i] = alphabet[((rng_state * 0x2545F4914F6CDD1DULL) >> 58) & 63];
+    }
+    value_raw[o.value_bytes] = '\0';
+}
 static long seq;
 static double *lat_ms;
 static long n_ok, n_err, n_issued;
@@ -448,6 +468,13 @@ static void prepare(struct slot *s)
         obj_name(name, sizeof name, s->seq);
     if (s->sentinel)
         snprintf(name, sizeof name, "b%s-ready", o.run_id);
+    if (!o.value_repeat && (o.mode == MODE_SKIFF || o.mode == MODE_ETCD)) {
+        fill_random_value();
+        if (o.mode == MODE_ETCD) {
+            free(value_b64);
+            value_b64 = b64(value_raw, (size_t)o.value_bytes);
+        }
+    }
     switch (o.mode) {
     case MODE_SKIFF:
         snprintf(s->body, s->body_cap,
@@ -1109,6 +1136,7 @@ static void usage(void)
             "               [--limit N] [--reps N] [--expect N]\n"
             "               [--watchers N] [--watch-url URL] [--watch-rv RV] [--drain-s S]\n"
             "               [--rate WRITES_PER_S] [--trace FILE]\n"
+            "               [--value-kind random|repeat]\n"
             "MODE: skiff etcd skiff-pod skiff-get etcd-get list etcd-range watch-fanout "
             "etcd-watch http-get\n");
     exit(2);
@@ -1192,6 +1220,9 @@ int main(int argc, char **argv)
             o.rate = atof(v);
         else if (strcmp(a, "--trace") == 0)
             o.trace = v;
+        else if (strcmp(a, "--value-kind") == 0 &&
+                 (strcmp(v, "random") == 0 || strcmp(v, "repeat") == 0))
+            o.value_repeat = strcmp(v, "repeat") == 0;
         else
             usage();
     }

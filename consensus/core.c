@@ -858,9 +858,12 @@ int cons_new(uv_loop_t *loop, struct store *s, const struct cons_config *cfg, st
     c->io_inited = true;
     c->io.version = 2;
     c->io.async_work = io_async_work;
-    /* Snapshot compression needs liblz4 at raft build time; ours are small
-     * msgpack buffers, so plain is fine and portable. */
-    raft_uv_set_snapshot_compression(&c->io, false);
+    /* lz4 snapshots (canonical/raft's own default when it was built with
+     * liblz4, as Debian's is): Kubernetes objects compress several times,
+     * which shrinks what each snapshot writes and sends. A raft built without
+     * lz4 refuses, and snapshots stay plain. Either kind loads. */
+    if (raft_uv_set_snapshot_compression(&c->io, true) != 0)
+        raft_uv_set_snapshot_compression(&c->io, false);
     raft_uv_set_connect_retry_delay(&c->io, 200);
 
     c->fsm.version = 3;

@@ -113,6 +113,10 @@ cleanup() {
         done
     fi
     for n in "${NOTES[@]}"; do echo "note: $n" >&2; done
+    # BENCH_KEEP_LOGS=DIR: keep the nodes' logs (to look into an outlier)
+    if [ -n "${BENCH_KEEP_LOGS:-}" ]; then
+        mkdir -p "$BENCH_KEEP_LOGS" && cp "$WORK"/*.log "$BENCH_KEEP_LOGS"/ 2>/dev/null
+    fi
     rm -rf "$WORK"
     exit "$rc"
 }

@@ -684,6 +684,22 @@ static unsigned staggered_threshold(const struct cons *c, unsigned period)
     return (unsigned)(next - last);
 }
 
+/* Leader: every other member has the entries an idle snapshot would keep
+ * (the trailing ones). One that is behind, a node restarting say, would
+ * otherwise be sent the whole store instead of a few entries. */
+static bool members_caught_up(const struct cons *c, uint64_t applied)
+{
+    const struct raft_configuration *conf = &c->raft.configuration;
+    const struct raft_progress *pr = c->raft.leader_state.progress;
+    if (raft_state((struct raft *)&c->raft) != RAFT_LEADER || pr == NULL)
+        return false;
+    for (unsigned i = 0; i < conf->n; i++)
+        if (conf->servers[i].id != c->raft.id &&
+            pr[i].match_index + c->cfg.snapshot_trailing < applied)
+            return false;
+    return true;
+}
+
 static void snapshot_policy(struct cons *c)
 {
     uint64_t now = uv_now(c->loop);
@@ -713,7 +729,9 @@ static void snapshot_policy(struct cons *c)
         /* the leader waits a little longer, so that followers (idle since
          * about the same moment) have lowered theirs when the barrier comes */
         if (raft_state(&c->raft) == RAFT_LEADER && !c->idle_snap_inflight &&
-            now - c->policy_active_ms >= CONS_IDLE_SNAPSHOT_MS + 500) {
+            now - c->policy_active_ms >= CONS_IDLE_SNAPSHOT_MS + 500 &&
+            (members_caught_up(c, applied) ||
+             now - c->policy_active_ms >= CONS_IDLE_SNAPSHOT_MAX_WAIT_MS)) {
             c->idle_barrier.data = c;
             if (raft_barrier(&c->raft, &c->idle_barrier, on_idle_barrier) == 0)
                 c->idle_snap_inflight = true;

@@ -324,8 +324,17 @@ int cons_status(struct cons *c, struct cons_status_req *req, cons_status_cb cb)
     req->cb = cb;
     err_clear(&req->err);
     cons__status_fill(c, &req->st, leader);
-    if (!leader && cons__rpc_status(c, req) == 0)
+    if (!c->started) {
+        /* still loading its log: it knows of no leader yet, whatever its
+         * store's member records say (a restarted node must not look
+         * ready before its raft is) */
+        req->st.leader[0] = '\0';
+        req->st.leader_id = 0;
+        for (size_t i = 0; i < req->st.n_members; i++)
+            req->st.members[i].is_leader = false;
+    } else if (!leader && cons__rpc_status(c, req) == 0) {
         return 0;
+    }
     /* answer on the next loop turn: callbacks never fire inside the call */
     t = malloc(sizeof *t);
     if (t == NULL)

@@ -91,6 +91,17 @@ int store_snapshot_write(struct store_snap *sn, void **data, size_t *len, struct
     int prc;
     int rv;
     msgpack_sbuffer_init(&sb);
+    /* room for the whole snapshot up front: the data table's pages bound
+     * it, and growing by doubling would copy a large store twice over */
+    {
+        MDB_stat st;
+        if (mdb_stat(sn->txn, s->data, &st) == 0) {
+            size_t est = (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
+                             (size_t)st.ms_psize + 4096;
+            if ((sb.data = malloc(est)) != NULL)
+                sb.alloc = est;
+        }
+    }
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     if ((rv = store__meta_get(s, sn->txn, "revision", &rev, e)) != 0 ||
         (rv = store__meta_get(s, sn->txn, "applied_index", &applied, e)) != 0)

@@ -5,11 +5,15 @@
 #include <assert.h>
 #include <endian.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "consensus/core.h"
 #include "consensus/internal.h"
@@ -125,6 +129,46 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     return 0;
 }
 
+/* The serialisation copies the whole store. It runs on a thread of its own
+ * at nice 10, so that on a machine whose cores are busy with the loops (API,
+ * raft) it takes their spare time rather than theirs; a lower priority
+ * would let a steady load starve it while its LMDB read txn pins pages. */
+#define CONS_SNAPSHOT_NICE 10
+
+struct snap_job {
+    struct store_snap *snap;
+    void *data;
+    size_t len;
+    int rv;
+    struct err e;
+};
+
+static void *snap_job_run(void *arg)
+{
+    struct snap_job *j = arg;
+    /* lowering one's own priority needs no privilege; failing is harmless */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), CONS_SNAPSHOT_NICE);
+    j->rv = store_snapshot_write(j->snap, &j->data, &j->len, &j->e);
+    return NULL;
+}
+
+static int snapshot_serialise(struct store_snap *snap, void **data, size_t *len, struct err *e)
+{
+    struct snap_job j = {.snap = snap};
+    pthread_t t;
+    if (pthread_create(&t, NULL, snap_job_run, &j) != 0) /* no thread: here, unniced */
+        j.rv = store_snapshot_write(snap, &j.data, &j.len, &j.e);
+    else
+        pthread_join(t, NULL);
+    if (j.rv != 0) {
+        *e = j.e;
+        return j.rv;
+    }
+    *data = j.data;
+    *len = j.len;
+    return 0;
+}
+
 /* Thread pool: touches only c->snap and the buffers (raft serialises the
  * three calls, and nothing else uses c->snap meanwhile). */
 static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
@@ -133,7 +177,7 @@ static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], 
     struct err e;
     void *data;
     size_t len;
-    int rv = store_snapshot_write(c->snap, &data, &len, &e);
+    int rv = snapshot_serialise(c->snap, &data, &len, &e);
     (void)n_bufs;
     if (rv != 0) {
         snprintf(c->snap_err, sizeof c->snap_err, "%s", e.msg);

@@ -123,7 +123,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-fail() { echo "bench: FAIL: $*" >&2; exit 1; }
+FAIL_HOOK= # a function that prints what helps explain a failure
+fail() {
+    echo "bench: FAIL: $*" >&2
+    [ -n "$FAIL_HOOK" ] && "$FAIL_HOOK" >&2
+    exit 1
+}
 
 # wait_until SECONDS WHAT CMD...: polls every 50 ms until CMD succeeds.
 wait_until() {
@@ -183,6 +188,10 @@ sk_healthy() {
             return 1
         [ "$(jq '.appliedIndex' <<<"$s")" -ge "$min_applied" ] || return 1
     done
+}
+sk_dump_status() { # every node's status, one line each
+    local n
+    for n in 1 2 3; do echo "node$n status: $(sk_status "$n" 2>&1 | head -c 2000)"; done
 }
 sk_leader() { # prints the leader's node number
     local s; s=$(sk_status "${1:-1}") || return 1
@@ -403,7 +412,9 @@ bench_failover() {
             idx=$(sk_applied "$survivor" 2>/dev/null)
             sk_restart "$leader"
             [ "$t" = 1 ] && rec ./skiff run --data-dir "$(sk_dir "$leader")"
+            FAIL_HOOK=sk_dump_status
             wait_until 60 "skiff healthy after restarting node$leader" sk_healthy "${idx:-0}"
+            FAIL_HOOK=
         else
             idx=$(et_applied "$survivor" 2>/dev/null)
             et_start_one "$leader"

@@ -10,6 +10,8 @@
 # to bench/RESULTS.md. Loopback only; every loop has a count and a deadline;
 # every process started here is stopped by the EXIT trap.
 # --quick: short durations for a smoke run (< 2 min). --core: stop after these four.
+# BENCH_KEEP_LOGS=DIR copies the nodes' logs there at the end (to look into an
+# outlier); loadgen --trace FILE gives per-request timings (bench/loadgen.c).
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

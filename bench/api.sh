@@ -183,10 +183,14 @@ field() { # field NAME "RESULT a=1 b=2" -> value
 
 # ======================= skiff cluster =======================
 sk_dir() { echo "$WORK/sk$1"; }
+# The Pods written here are scheduled, but their containers are not run:
+# --fake-runtime reports them Running (an image pull would go to docker.io,
+# and the benchmarks stay on loopback); no pod network either.
 sk_flags() {
     echo --data-dir "$(sk_dir "$1")" --name "node$1" --advertise 127.0.0.1 \
         --listen "127.0.0.1:$(sk_api "$1")" --peer-listen "127.0.0.1:$(sk_peer "$1")" \
-        --election-timeout-ms "$ELECTION_MS" --heartbeat-ms "$HEARTBEAT_MS"
+        --election-timeout-ms "$ELECTION_MS" --heartbeat-ms "$HEARTBEAT_MS" \
+        --fake-runtime --no-pod-network
 }
 sk_curl() { # n path
     curl -sS --max-time 10 --cacert "$(sk_dir 1)/pki/ca.crt" -H "Authorization: Bearer $SK_TOKEN" \

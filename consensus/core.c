@@ -710,22 +710,27 @@ static void on_idle_barrier(struct raft_barrier *b, int status)
  * the log: the one ranked r of n (by raft id) at indices = r * period / n
  * (mod period), never sooner than half a period after its last snapshot. While
  * one replica serialises, a quorum of the others keeps committing. */
-static unsigned staggered_threshold(const struct cons *c, unsigned period)
+unsigned cons__snap_stagger(uint64_t last, unsigned period, uint64_t rank, uint64_t n)
 {
-    const struct raft_configuration *conf = &c->raft.configuration;
-    uint64_t last = c->raft.log.snapshot.last_index;
-    uint64_t rank = 0, n = conf->n, phase, next;
-    if (n < 2 || period < 2)
+    uint64_t phase, next;
+    if (n < 2 || period < 2 || rank >= n)
         return period;
-    for (unsigned i = 0; i < conf->n; i++)
-        if (conf->servers[i].id < c->raft.id)
-            rank++;
     phase = rank * period / n;
     /* the first index > last + period/2 that is = phase (mod period) */
     next = (last + period / 2) / period * period + phase;
     while (next <= last + period / 2)
         next += period;
     return (unsigned)(next - last);
+}
+
+static unsigned staggered_threshold(const struct cons *c, unsigned period)
+{
+    const struct raft_configuration *conf = &c->raft.configuration;
+    uint64_t rank = 0;
+    for (unsigned i = 0; i < conf->n; i++)
+        if (conf->servers[i].id < c->raft.id)
+            rank++;
+    return cons__snap_stagger(c->raft.log.snapshot.last_index, period, rank, conf->n);
 }
 
 /* Leader: every other member has the entries an idle snapshot would keep

@@ -75,6 +75,13 @@ void cons__transport_close(struct raft_uv_transport *t);
  * Any thread. */
 int cons__aio_start(struct err *e);
 void cons__aio_stop(void);
+/* consensus/core.c: the snapshot threshold (entries after last, the index
+ * of the last snapshot) that puts this replica's next snapshot at its phase
+ * of period: the replica ranked rank of n snapshots at indices = rank *
+ * period / n (mod period), never sooner than period / 2 after the last one.
+ * period itself when n < 2. */
+unsigned cons__snap_stagger(uint64_t last, unsigned period, uint64_t rank, uint64_t n);
+
 /* io_destroy calls handed to the helper since the process started */
 uint64_t cons__aio_offloaded(void);
 

@@ -16,6 +16,7 @@
 
 #define KICK_BUDGET  2000 /* keys synced per loop turn, per controller */
 #define WARM_BUDGET  1000 /* objects a new leader's informers read per loop turn */
+#define NEXT_TURN_MS 1    /* delay of a continuation, so that I/O runs between */
 #define TICK_MS      250
 #define CTRL_TICK_MS 1000
 
@@ -714,8 +715,11 @@ static void on_kick(uv_timer_t *t)
         if (c->queue__ != NULL && json_object_size(c->queue__) > 0)
             more = true;
     }
-    if (more)
-        kick(s);
+    if (more && s->leading && s->warm) {
+        /* the rest after the loop has polled I/O (see on_warm) */
+        s->kick_armed = true;
+        uv_timer_start(&s->kick, on_kick, NEXT_TURN_MS, 0);
+    }
 }
 
 static void kick(struct sched *s)
@@ -842,7 +846,10 @@ static void on_warm(uv_timer_t *t)
     }
     for (int k = 0; k < SK__COUNT; k++)
         if (s->inf[k].listing) {
-            uv_timer_start(&s->kick, on_warm, 0, 0); /* the next turn */
+            /* 1 ms, not 0: libuv 1.44 runs a 0 ms timer started from its own
+             * callback again in the same loop iteration, before any I/O, so
+             * "the next turn" would be at once and the pages one long block */
+            uv_timer_start(&s->kick, on_warm, NEXT_TURN_MS, 0);
             return;
         }
     finish_start(s);

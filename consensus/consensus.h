@@ -55,8 +55,6 @@ struct cons_config {
 #define CONS_SNAP_THRESHOLD_MAX    65536
 #define CONS_DEFAULT_SNAP_TRAILING 256
 #define CONS_IDLE_SNAPSHOT_MS      2000
-/* the leader's idle snapshot waits for lagging members up to this long */
-#define CONS_IDLE_SNAPSHOT_MAX_WAIT_MS 30000
 #define CONS_DEFAULT_DEAD_VOTER_MS 10000
 /* proposals that add data are refused above this share of the store's map */
 #define CONS_QUOTA_PERCENT 90

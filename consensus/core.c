@@ -733,30 +733,6 @@ static unsigned staggered_threshold(const struct cons *c, unsigned period)
     return cons__snap_stagger(c->raft.log.snapshot.last_index, period, rank, conf->n);
 }
 
-/* canonical/raft's progress states (src/progress.h): a member being sent
- * a snapshot */
-#define RAFT_PROGRESS_SNAPSHOT 2
-
-/* Leader: every other member has the entries an idle snapshot would keep
- * (the trailing ones). One that is behind, a node restarting say, would
- * otherwise be sent the whole store instead of a few entries. A member
- * already being sent a snapshot is not waited for: it needs the newest one.
- * (A restarted node whose log lost its unsynced tail can hold a snapshot
- * newer than the leader's; raft 0.15 then ignores the leader's ("have more
- * recent snapshot") until the leader takes a newer one.) */
-static bool members_caught_up(const struct cons *c, uint64_t applied)
-{
-    const struct raft_configuration *conf = &c->raft.configuration;
-    const struct raft_progress *pr = c->raft.leader_state.progress;
-    if (raft_state((struct raft *)&c->raft) != RAFT_LEADER || pr == NULL)
-        return false;
-    for (unsigned i = 0; i < conf->n; i++)
-        if (conf->servers[i].id != c->raft.id && pr[i].state != RAFT_PROGRESS_SNAPSHOT &&
-            pr[i].match_index + c->cfg.snapshot_trailing < applied)
-            return false;
-    return true;
-}
-
 static void snapshot_policy(struct cons *c)
 {
     uint64_t now = uv_now(c->loop);
@@ -786,9 +762,7 @@ static void snapshot_policy(struct cons *c)
         /* the leader waits a little longer, so that followers (idle since
          * about the same moment) have lowered theirs when the barrier comes */
         if (raft_state(&c->raft) == RAFT_LEADER && !c->idle_snap_inflight &&
-            now - c->policy_active_ms >= CONS_IDLE_SNAPSHOT_MS + 500 &&
-            (members_caught_up(c, applied) ||
-             now - c->policy_active_ms >= CONS_IDLE_SNAPSHOT_MAX_WAIT_MS)) {
+            now - c->policy_active_ms >= CONS_IDLE_SNAPSHOT_MS + 500) {
             c->idle_barrier.data = c;
             if (raft_barrier(&c->raft, &c->idle_barrier, on_idle_barrier) == 0)
                 c->idle_snap_inflight = true;

@@ -167,7 +167,6 @@ struct cons_metrics {
     uint64_t proposals;               /* cons_propose calls on this node */
     uint64_t proposals_failed;        /* of those, refused or completed with an error */
     struct prom_hist propose_latency; /* cons_propose -> applied here, seconds */
-    uint64_t restores_skipped;        /* snapshots at start not restored: the store was ahead */
 };
 void cons_metrics(struct cons *c, struct cons_metrics *out);
 

@@ -229,7 +229,6 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
                  (unsigned long long)store_applied_index(c->store),
                  (unsigned long long)store_revision(c->store));
         raft_free(buf->base);
-        c->restores_skipped++;
         return 0;
     }
     int rv = store_restore(c->store, buf->base, buf->len, &e);
@@ -1093,5 +1092,4 @@ void cons_metrics(struct cons *c, struct cons_metrics *out)
     out->proposals = c->m_proposals;
     out->proposals_failed = c->m_proposals_failed;
     out->propose_latency = c->m_propose_latency;
-    out->restores_skipped = c->restores_skipped;
 }

@@ -50,7 +50,6 @@ struct cons {
     char snap_err[ERR_MSG_SIZE];
     bool io_inited, transport_inited, raft_inited, started, closing;
     bool aio_started; /* cons__aio_start() done: stop it when freed */
-    uint64_t restores_skipped; /* snapshots not restored: the store was ahead */
 
     uv_timer_t tick;
     uv_idle_t idle;   /* fires applied-index waiters outside the FSM apply */

@@ -21,6 +21,8 @@
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 QUICK=0
 NO_APPEND=0
 SKIFF_SRC=
@@ -121,14 +123,8 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     stop_all
-    # what the stopped nodes made on this machine (containers, mounts,
-    # cgroups, nft tables, routes, bridges), as the integration tests do
     local d
-    for d in "$WORK"/sk[0-9]*; do
-        [ -d "$d" ] && [ "$(id -u)" -eq 0 ] || continue
-        timeout 120 "$SKIFF" reset --data-dir "$d" --name "node${d##*/sk}" --keep-data \
-            >/dev/null 2>&1 || NOTES+=("skiff reset of $d failed")
-    done
+    for d in $(bench_reset_nodes "$WORK" "$SKIFF"); do NOTES+=("skiff reset of $d failed"); done
     if [ "$rc" -ne 0 ]; then
         for f in "$WORK"/*.log; do
             [ -e "$f" ] || continue
